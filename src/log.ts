@@ -50,7 +50,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     if (levelRank[level] < minRank) return;
     const line: LogFields = { ts: new Date().toISOString(), level, msg };
     for (const [k, v] of Object.entries(base)) line[k] = serializable(v);
-    if (fields) for (const [k, v] of Object.entries(fields)) line[k] = serializable(v);
+    if (fields) { for (const [k, v] of Object.entries(fields)) line[k] = serializable(v); }
     sink(JSON.stringify(line));
   };
   return {

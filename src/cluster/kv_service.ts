@@ -1,0 +1,146 @@
+/**
+ * The key-value service the HTTP API calls. The API does not know how a write becomes
+ * durable: a single node implements this over its storage engine (local_service.ts), the
+ * replicated cluster over Raft. Keys and values are bytes; versions are integers.
+ */
+
+/** Raw bytes of a key or a value. */
+export type Bytes = Uint8Array;
+
+/** A key's version: the sequence number of the record that wrote it (later its Raft index). */
+export type Version = number;
+
+/**
+ * Condition on the current state of a key, checked atomically with the write.
+ * - `{ version: n }`: the key exists with version n (compare-and-set).
+ * - `{ absent: true }`: the key does not exist (create only).
+ * - `{ present: true }`: the key exists, whatever its version.
+ */
+export type KvCondition = { version: Version } | { absent: true } | { present: true };
+
+/** A value with its version. */
+export interface KvValue {
+  value: Bytes;
+  version: Version;
+}
+
+/** Result of a put. */
+export interface KvPutResult {
+  version: Version;
+  /** True when the key did not exist before this put. */
+  created: boolean;
+}
+
+/** Options of a single write. */
+export interface KvWriteOptions {
+  /** The write happens only if this holds; otherwise it fails with code "condition_failed". */
+  condition?: KvCondition;
+}
+
+/** One operation of a batch. */
+export type KvBatchOp =
+  | { type: "put"; key: Bytes; value: Bytes; condition?: KvCondition }
+  | { type: "delete"; key: Bytes; condition?: KvCondition };
+
+/**
+ * Options of list. `prefix` and `start`/`end` exclude each other. `after` continues a listing:
+ * only keys strictly after it in the listing's direction are returned.
+ */
+export interface KvListOptions {
+  prefix?: Bytes;
+  /** First key, inclusive. */
+  start?: Bytes;
+  /** Last key, exclusive. */
+  end?: Bytes;
+  /** Continuation point: the last key of the previous page. */
+  after?: Bytes;
+  /** Most entries returned; at least 1. */
+  limit: number;
+  reverse?: boolean;
+  keysOnly?: boolean;
+}
+
+/** One listed key. `value` is absent when the listing asked for keys only. */
+export interface KvListEntry {
+  key: Bytes;
+  value?: Bytes;
+  version: Version;
+}
+
+/** A page of a listing; `more` says whether keys remain past the last entry. */
+export interface KvListPage {
+  entries: KvListEntry[];
+  more: boolean;
+}
+
+/** What the service reports about itself (for /status and metrics). */
+export interface KvStatus {
+  /** Highest version written so far. */
+  version: Version;
+  keys: number;
+  liveBytes: number;
+  deadBytes: number;
+  diskBytes: number;
+  segments: number;
+  merges: number;
+  cacheHits: number;
+  cacheMisses: number;
+  cacheBytes: number;
+}
+
+/**
+ * Stable reasons a service call fails, carried as `code` on the thrown error. The storage
+ * engine's codes pass through unchanged; the service adds its own.
+ */
+export type KvErrorCode =
+  | "key_invalid"
+  | "value_too_large"
+  | "batch_too_large"
+  | "condition_failed"
+  | "disk_full"
+  | "quota_exceeded"
+  | "io_error"
+  | "corruption"
+  | "locked"
+  | "closed"
+  | "unavailable";
+
+/**
+ * An error with a stable `code` raised by the service itself (not passed from storage);
+ * `opIndex` names the failing op of a batch.
+ */
+export class KvServiceError extends Error {
+  readonly opIndex?: number;
+
+  constructor(readonly code: KvErrorCode, message: string, options: { opIndex?: number } = {}) {
+    super(message);
+    this.name = "KvServiceError";
+    this.opIndex = options.opIndex;
+  }
+}
+
+/**
+ * The operations behind the HTTP API. Every method may throw an error with a `code` from
+ * {@link KvErrorCode}; callers branch on that code, never on the error's class.
+ */
+export interface KvService {
+  /** The value and version of key, or undefined when it does not exist. */
+  get(key: Bytes): Promise<KvValue | undefined>;
+  /** Writes key=value when the condition (if any) holds. */
+  put(key: Bytes, value: Bytes, options?: KvWriteOptions): Promise<KvPutResult>;
+  /**
+   * Deletes key when the condition (if any) holds. Resolves to the deletion's version, or to
+   * undefined when the key did not exist and no condition was given.
+   */
+  delete(key: Bytes, options?: KvWriteOptions): Promise<Version | undefined>;
+  /** One page of keys in order (or reverse order). */
+  list(options: KvListOptions): Promise<KvListPage>;
+  /** Applies every op or none; resolves to the batch's version. */
+  batch(ops: KvBatchOp[]): Promise<{ version: Version }>;
+  /** Current figures. */
+  status(): KvStatus;
+  /** Whether writes can be served now. */
+  ready(): boolean;
+  /** Makes every acknowledged write durable, then releases resources. Idempotent. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,122 @@
+/**
+ * The single-node KvService: every call goes straight to one storage engine, whose own
+ * durability setting (group-committed fdatasync by default) decides when a write is acked.
+ */
+import type { BatchOp, Store, WriteCondition } from "../storage/types.ts";
+import { listRange, prefixEnd } from "./key_range.ts";
+import type {
+  Bytes,
+  KvBatchOp,
+  KvCondition,
+  KvListOptions,
+  KvListPage,
+  KvPutResult,
+  KvService,
+  KvStatus,
+  KvValue,
+  KvWriteOptions,
+  Version,
+} from "./kv_service.ts";
+
+function toStoreCondition(condition: KvCondition | undefined): WriteCondition | undefined {
+  if (condition === undefined) return undefined;
+  if ("version" in condition) return { seq: condition.version };
+  if ("absent" in condition) return { absent: true };
+  return { present: true };
+}
+
+function hasCode(error: unknown, code: string): boolean {
+  return typeof error === "object" && error !== null && (error as { code?: unknown }).code === code;
+}
+
+/** A KvService backed by one local store; closing the service closes the store. */
+export class LocalKvService implements KvService {
+  #store: Store;
+  #closing = false;
+
+  /** Wraps an open store; the service owns it from now on. */
+  constructor(store: Store) {
+    this.#store = store;
+  }
+
+  async get(key: Bytes): Promise<KvValue | undefined> {
+    const found = await this.#store.getVersioned(key);
+    if (found === undefined) return undefined;
+    return { value: found.value, version: found.seq };
+  }
+
+  async put(key: Bytes, value: Bytes, options: KvWriteOptions = {}): Promise<KvPutResult> {
+    const result = await this.#store.put(key, value, { if: toStoreCondition(options.condition) });
+    return { version: result.seq, created: !result.existed };
+  }
+
+  async delete(key: Bytes, options: KvWriteOptions = {}): Promise<Version | undefined> {
+    const condition = toStoreCondition(options.condition);
+    try {
+      // Without a condition, require presence so a missing key writes no tombstone.
+      const result = await this.#store.delete(key, { if: condition ?? { present: true } });
+      return result.seq;
+    } catch (error) {
+      if (condition === undefined && hasCode(error, "condition_failed")) return undefined;
+      throw error;
+    }
+  }
+
+  async list(options: KvListOptions): Promise<KvListPage> {
+    if (!(options.limit >= 1)) throw new RangeError(`list limit must be >= 1: ${options.limit}`);
+    const base = options.prefix !== undefined
+      ? { start: options.prefix, end: prefixEnd(options.prefix) }
+      : { start: options.start, end: options.end };
+    const range = listRange(base, { after: options.after, reverse: options.reverse });
+    if (range === undefined) return { entries: [], more: false };
+    const scanned = await this.#store.scan({
+      start: range.start,
+      end: range.end,
+      limit: options.limit + 1,
+      reverse: options.reverse,
+      keysOnly: options.keysOnly,
+    });
+    const more = scanned.length > options.limit;
+    const entries = scanned.slice(0, options.limit).map((e) => ({
+      key: e.key,
+      value: options.keysOnly ? undefined : e.value,
+      version: e.seq,
+    }));
+    return { entries, more };
+  }
+
+  async batch(ops: KvBatchOp[]): Promise<{ version: Version }> {
+    const storeOps: BatchOp[] = ops.map((op) =>
+      op.type === "put"
+        ? { type: "put", key: op.key, value: op.value, if: toStoreCondition(op.condition) }
+        : { type: "delete", key: op.key, if: toStoreCondition(op.condition) }
+    );
+    const result = await this.#store.batch(storeOps);
+    return { version: result.seq };
+  }
+
+  status(): KvStatus {
+    const s = this.#store.stats();
+    return {
+      version: s.lastSeq,
+      keys: s.keys,
+      liveBytes: s.liveBytes,
+      deadBytes: s.deadBytes,
+      diskBytes: s.diskBytes,
+      segments: s.segments,
+      merges: s.merges,
+      cacheHits: s.cacheHits,
+      cacheMisses: s.cacheMisses,
+      cacheBytes: s.cacheBytes,
+    };
+  }
+
+  ready(): boolean {
+    return !this.#closing;
+  }
+
+  async close(): Promise<void> {
+    this.#closing = true;
+    await this.#store.close();
+  }
+}

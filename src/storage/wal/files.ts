@@ -1,0 +1,104 @@
+/** WAL file names, the file header, directory sync and the WAL directory lock. */
+import { join } from "node:path";
+import { hostname } from "node:os";
+import { DirectoryLockedError } from "../errors.ts";
+
+/** Every WAL file starts with these bytes (format version in the last two). */
+export const FILE_MAGIC = new TextEncoder().encode("RKVWAL01");
+const SUFFIX = ".wal";
+const ID_DIGITS = 16;
+const LOCK_NAME = "WAL.LOCK";
+/** Directories this process holds (flock does not stop a second opener in one process). */
+const heldInProcess = new Set<string>();
+
+/** Path of the WAL file with id `id` in `dir`. */
+export function walFilePath(dir: string, id: number): string {
+  if (!Number.isSafeInteger(id) || id < 1) throw new Error(`bad WAL file id ${id}`);
+  return join(dir, `${String(id).padStart(ID_DIGITS, "0")}${SUFFIX}`);
+}
+
+/** Ids of the WAL files in `dir`, ascending. Other files are ignored. */
+export function listWalFiles(dir: string): number[] {
+  const ids: number[] = [];
+  for (const entry of Deno.readDirSync(dir)) {
+    if (!entry.isFile || !entry.name.endsWith(SUFFIX)) continue;
+    const stem = entry.name.slice(0, -SUFFIX.length);
+    if (stem.length !== ID_DIGITS || !/^[0-9]+$/.test(stem)) continue;
+    ids.push(Number(stem));
+  }
+  return ids.sort((a, b) => a - b);
+}
+
+/** True when `buf` starts with the WAL file magic. */
+export function hasMagic(buf: Uint8Array): boolean {
+  if (buf.byteLength < FILE_MAGIC.byteLength) return false;
+  return FILE_MAGIC.every((b, i) => buf[i] === b);
+}
+
+/** Makes a directory's entries (created, removed files) durable. */
+export async function syncDir(dir: string): Promise<void> {
+  const handle = await Deno.open(dir, { read: true });
+  try {
+    await handle.sync();
+  } finally {
+    handle.close();
+  }
+}
+
+/** A held WAL directory lock. */
+export interface WalLock {
+  release(): void;
+}
+
+function holderOf(path: string): string {
+  try {
+    const text = Deno.readTextFileSync(path).trim();
+    return text.length > 0 ? text.slice(0, 200) : "an unknown process";
+  } catch {
+    return "an unknown process";
+  }
+}
+
+/**
+ * Locks the WAL directory `dir` (which must exist) for this opener. Throws
+ * DirectoryLockedError naming the holder when another opener, here or elsewhere, has it.
+ */
+export function lockWalDir(dir: string): WalLock {
+  const real = Deno.realPathSync(dir);
+  const path = join(real, LOCK_NAME);
+  if (heldInProcess.has(real)) {
+    throw new DirectoryLockedError(
+      `WAL directory ${real} is already open in this process (${holderOf(path)}); close it first`,
+    );
+  }
+  const file = Deno.openSync(path, { read: true, write: true, create: true });
+  let locked = false;
+  try {
+    locked = file.tryLockSync(true);
+  } catch (err) {
+    file.close();
+    throw err;
+  }
+  if (!locked) {
+    file.close();
+    throw new DirectoryLockedError(
+      `WAL directory ${real} is locked by ${holderOf(path)}; stop that process first`,
+    );
+  }
+  file.truncateSync(0);
+  file.writeSync(new TextEncoder().encode(`pid=${Deno.pid} host=${hostname()}\n`));
+  heldInProcess.add(real);
+  let released = false;
+  return {
+    release() {
+      if (released) return;
+      released = true;
+      heldInProcess.delete(real);
+      try {
+        file.unlockSync();
+      } finally {
+        file.close();
+      }
+    },
+  };
+}

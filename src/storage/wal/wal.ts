@@ -1,0 +1,720 @@
+/**
+ * The shared write-ahead log of every Raft group on a node. All groups append to one file;
+ * the appends waiting when a flush starts share one write and one syncData() (group commit).
+ * Files roll at segmentBytesMax; each new file starts with a checkpoint (every group's hard
+ * state and snapshot marker), so an older file is needed only for its entries, and it is
+ * deleted once every group has released them.
+ */
+import { DiskFullError, StoreClosedError, StoreError, StoreIoError } from "../errors.ts";
+import { silentLogger } from "../../log.ts";
+import type { Logger } from "../../log.ts";
+import {
+  WalCompactedError,
+  WalInvalidAppendError,
+  WalQueueFullError,
+  WalRecordTooLargeError,
+  WalUnavailableError,
+} from "./errors.ts";
+import { FILE_MAGIC, lockWalDir, syncDir, walFilePath } from "./files.ts";
+import type { WalLock } from "./files.ts";
+import { EntryCache, type GroupLog } from "./group_log.ts";
+import { Projection } from "./projection.ts";
+import {
+  encodeRecord,
+  ENTRY_HEADER_BYTES,
+  KIND_ENTRY,
+  KIND_HARD_STATE,
+  KIND_SNAPSHOT,
+  KIND_TRUNCATE,
+  recordBytes,
+  voteBytesOf,
+} from "./record.ts";
+import type { WalRecord } from "./record.ts";
+import { applyRecord, recoverWal } from "./recovery.ts";
+import type { FileNeeds } from "./recovery.ts";
+import type {
+  GroupId,
+  WalAppend,
+  WalEntry,
+  WalHardState,
+  WalOptions,
+  WalSnapshotMark,
+  WalStats,
+} from "./types.ts";
+
+const MiB = 1024 * 1024;
+const GROUP_ID_MAX = 0xffff_ffff;
+/** Entries returned by one `entries` call at most, whatever bytesMax says. */
+const ENTRIES_PER_READ_MAX = 65_536;
+
+type Config = Required<Omit<WalOptions, "logger">>;
+
+function configOf(options: WalOptions): Config {
+  const cfg: Config = {
+    segmentBytesMax: options.segmentBytesMax ?? 64 * MiB,
+    entryBytesMax: options.entryBytesMax ?? 8 * MiB,
+    appendBytesMax: options.appendBytesMax ?? 16 * MiB,
+    appendQueueMax: options.appendQueueMax ?? 8192,
+    flushBytesMax: options.flushBytesMax ?? 4 * MiB,
+    cacheBytesMax: options.cacheBytesMax ?? 64 * MiB,
+    voteBytesMax: options.voteBytesMax ?? 1024,
+    groupsMax: options.groupsMax ?? 65_536,
+  };
+  for (const [name, v] of Object.entries(cfg)) {
+    if (!Number.isSafeInteger(v) || v < 0) {
+      throw new RangeError(`WAL option ${name} must be a non-negative integer, got ${v}`);
+    }
+  }
+  if (cfg.voteBytesMax >= 0xffff) {
+    throw new RangeError("WAL option voteBytesMax must be below 65535");
+  }
+  if (cfg.entryBytesMax + ENTRY_HEADER_BYTES > cfg.appendBytesMax) {
+    throw new RangeError("WAL option appendBytesMax must hold at least one entry of entryBytesMax");
+  }
+  return cfg;
+}
+
+interface Encoded {
+  rec: WalRecord;
+  vote?: Uint8Array;
+}
+
+interface Pending {
+  group: GroupId;
+  req: WalAppend;
+  records: Encoded[];
+  bytes: number;
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
+
+interface ActiveFile {
+  id: number;
+  file: Deno.FsFile;
+  sizeBytes: number;
+}
+
+function ioError(err: unknown, what: string): StoreError {
+  if (err instanceof StoreError) return err;
+  const code = (err as { code?: string })?.code;
+  if (code === "ENOSPC" || code === "EDQUOT") {
+    return new DiskFullError(`${what}: the disk is full; free space and retry`, { cause: err });
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  return new StoreIoError(`${what}: ${message}`, { cause: err });
+}
+
+async function writeAll(file: Deno.FsFile, buf: Uint8Array): Promise<void> {
+  let done = 0;
+  while (done < buf.byteLength) {
+    const n = await file.write(buf.subarray(done));
+    if (n <= 0) throw new Error("write made no progress");
+    done += n;
+  }
+}
+
+function assertCount(n: number, what: string): void {
+  if (!Number.isSafeInteger(n) || n < 0) {
+    throw new WalInvalidAppendError(`${what} must be a non-negative integer, got ${n}`);
+  }
+}
+
+/**
+ * Opens (creating if needed) the WAL in `dir`: takes its lock, rebuilds every group from the
+ * files and starts a new file. Throws DirectoryLockedError if another opener holds `dir`,
+ * CorruptionError if a file other than the newest is damaged.
+ */
+export async function openWal(dir: string, options: WalOptions = {}): Promise<Wal> {
+  const cfg = configOf(options);
+  const logger = (options.logger ?? silentLogger).child({ component: "wal" });
+  await Deno.mkdir(dir, { recursive: true });
+  const lock = lockWalDir(dir);
+  try {
+    const t0 = performance.now();
+    const cache = new EntryCache(cfg.cacheBytesMax);
+    const bodyBytesMax = Math.max(cfg.appendBytesMax, cfg.entryBytesMax + ENTRY_HEADER_BYTES);
+    const rec = await recoverWal(dir, { bodyBytesMax, logger, cache });
+    const wal = new Wal(dir, cfg, logger, lock, cache, rec);
+    await wal.startFile(rec.maxFileId + 1);
+    wal.recoveryMs = performance.now() - t0;
+    logger.info("WAL open", {
+      dir,
+      groups: rec.groups.size,
+      files: rec.fileBytes.size + 1,
+      truncatedBytes: rec.truncatedBytes,
+      recoveryMs: Math.round(wal.recoveryMs),
+    });
+    return wal;
+  } catch (err) {
+    lock.release();
+    throw err;
+  }
+}
+
+/** An open shared WAL; see openWal. Reads are synchronous and see only durable appends. */
+export class Wal {
+  /** Time open() spent rebuilding the groups. */
+  recoveryMs = 0;
+  #groups: Map<GroupId, GroupLog>;
+  #needs: FileNeeds;
+  #fileBytes: Map<number, number>;
+  #readers = new Map<number, Deno.FsFile>();
+  #active: ActiveFile | undefined;
+  #pending: Pending[] = [];
+  #running: Promise<void> | undefined;
+  #closed = false;
+  #gcWanted = false;
+  /** A failed write's bytes that could not be cut off yet: cut them before the next write. */
+  #truncateTo: number | undefined;
+  #counters = {
+    appends: 0,
+    records: 0,
+    flushes: 0,
+    syncs: 0,
+    bytesWritten: 0,
+    failedAppends: 0,
+    filesDeleted: 0,
+    fileReads: 0,
+  };
+
+  /** Use openWal. */
+  constructor(
+    readonly dir: string,
+    private readonly cfg: Config,
+    private readonly logger: Logger,
+    private readonly lock: WalLock,
+    private readonly cache: EntryCache,
+    recovered: { groups: Map<GroupId, GroupLog>; needs: FileNeeds; fileBytes: Map<number, number> },
+  ) {
+    this.#groups = recovered.groups;
+    this.#needs = recovered.needs;
+    this.#fileBytes = recovered.fileBytes;
+    this.#gcWanted = true;
+  }
+
+  // ---- writes ----
+
+  /**
+   * Persists, for `group`, a snapshot marker, a suffix truncation, entries and a hard state
+   * (each optional, in that order). Resolves once they are durable; appends from many groups
+   * waiting at the same time share one write and one sync. Rejects with
+   * WalRecordTooLargeError, WalQueueFullError, WalInvalidAppendError (nothing written),
+   * DiskFullError / StoreIoError (this flush failed; the WAL stays usable) or StoreClosedError.
+   */
+  append(group: GroupId, req: WalAppend): Promise<void> {
+    try {
+      if (this.#closed) throw new StoreClosedError();
+      const pending = this.#prepare(group, req);
+      if (pending.records.length === 0) return Promise.resolve();
+      if (this.#pending.length >= this.cfg.appendQueueMax) {
+        throw new WalQueueFullError(
+          `${this.#pending.length} appends are already waiting (appendQueueMax); retry after some finish`,
+        );
+      }
+      return new Promise<void>((resolve, reject) => {
+        pending.resolve = resolve;
+        pending.reject = reject;
+        this.#pending.push(pending);
+        this.#kick();
+      });
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  /** Persists a snapshot marker for `group` (see WalAppend.snapshot); resolves when durable. */
+  markSnapshot(group: GroupId, index: number, term: number): Promise<void> {
+    return this.append(group, { snapshot: { index, term } });
+  }
+
+  /**
+   * Tells the WAL that `group`'s store has synced every entry below `index`: those records are
+   * no longer needed, and files holding only released records are deleted in the background.
+   * Throws WalInvalidAppendError if `index` is beyond lastIndex + 1.
+   */
+  releaseBefore(group: GroupId, index: number): void {
+    if (this.#closed) throw new StoreClosedError();
+    assertCount(index, "release index");
+    const log = this.#groups.get(group);
+    const last = log?.lastIndex ?? 0;
+    if (index > last + 1) {
+      throw new WalInvalidAppendError(
+        `group ${group}: cannot release before ${index}, beyond lastIndex ${last} + 1`,
+      );
+    }
+    if (log === undefined || index <= log.releaseBefore) return;
+    log.releaseBefore = index;
+    this.#gcWanted = true;
+    this.#kick();
+  }
+
+  #prepare(group: GroupId, req: WalAppend): Pending {
+    if (!Number.isInteger(group) || group < 0 || group > GROUP_ID_MAX) {
+      throw new WalInvalidAppendError(
+        `group id must be an integer in [0, ${GROUP_ID_MAX}], got ${group}`,
+      );
+    }
+    const records: Encoded[] = [];
+    if (req.snapshot !== undefined) {
+      assertCount(req.snapshot.index, "snapshot index");
+      assertCount(req.snapshot.term, "snapshot term");
+      records.push({ rec: { kind: KIND_SNAPSHOT, group, ...req.snapshot } });
+    }
+    if (req.truncateFrom !== undefined) {
+      assertCount(req.truncateFrom, "truncateFrom");
+      if (req.truncateFrom < 1) throw new WalInvalidAppendError("truncateFrom must be >= 1");
+      records.push({ rec: { kind: KIND_TRUNCATE, group, fromIndex: req.truncateFrom } });
+    }
+    this.#prepareEntries(group, req.entries ?? [], records);
+    if (req.hardState !== undefined) {
+      const hs = req.hardState;
+      assertCount(hs.term, "hard state term");
+      assertCount(hs.commit, "hard state commit");
+      const vote = voteBytesOf(hs);
+      if (vote.byteLength > this.cfg.voteBytesMax) {
+        throw new WalRecordTooLargeError(
+          `vote of ${vote.byteLength} bytes exceeds voteBytesMax ${this.cfg.voteBytesMax}`,
+        );
+      }
+      records.push({ rec: { kind: KIND_HARD_STATE, group, hardState: { ...hs } }, vote });
+    }
+    let bytes = 0;
+    for (const r of records) bytes += recordBytes(r.rec, r.vote);
+    if (bytes > this.cfg.appendBytesMax) {
+      throw new WalRecordTooLargeError(
+        `an append of ${bytes} bytes exceeds appendBytesMax ${this.cfg.appendBytesMax}; split it`,
+      );
+    }
+    return { group, req, records, bytes, resolve: () => {}, reject: () => {} };
+  }
+
+  #prepareEntries(group: GroupId, entries: readonly WalEntry[], records: Encoded[]): void {
+    let prev: WalEntry | undefined;
+    for (const e of entries) {
+      assertCount(e.index, "entry index");
+      assertCount(e.term, "entry term");
+      if (e.index < 1) throw new WalInvalidAppendError("entry index must be >= 1");
+      if (!Number.isInteger(e.type) || e.type < 0 || e.type > 255) {
+        throw new WalInvalidAppendError(`entry type must be a byte, got ${e.type}`);
+      }
+      if (e.data.byteLength > this.cfg.entryBytesMax) {
+        throw new WalRecordTooLargeError(
+          `entry ${e.index} of ${e.data.byteLength} bytes exceeds entryBytesMax ${this.cfg.entryBytesMax}`,
+        );
+      }
+      if (prev !== undefined && (e.index !== prev.index + 1 || e.term < prev.term)) {
+        throw new WalInvalidAppendError(
+          `group ${group}: entries must be contiguous with non-decreasing terms (${prev.index}/${prev.term} then ${e.index}/${e.term})`,
+        );
+      }
+      records.push({
+        rec: { kind: KIND_ENTRY, group, index: e.index, term: e.term, type: e.type, data: e.data },
+      });
+      prev = e;
+    }
+  }
+
+  #kick(): void {
+    if (this.#running !== undefined) return;
+    this.#running = this.#run().finally(() => {
+      this.#running = undefined;
+      if (this.#pending.length > 0 || (this.#gcWanted && !this.#closed)) this.#kick();
+    });
+  }
+
+  async #run(): Promise<void> {
+    // Let every append issued in this tick join the first flush.
+    await Promise.resolve();
+    let rounds = 0;
+    while (this.#pending.length > 0) {
+      const batch = this.#takeBatch();
+      await this.#flush(batch);
+      if (++rounds >= 1024) return; // yield to timers; #kick restarts the loop
+    }
+    if (this.#gcWanted && !this.#closed) {
+      this.#gcWanted = false;
+      try {
+        await this.#collect();
+      } catch (err) {
+        this.logger.warn("WAL garbage collection failed; will retry", { err });
+      }
+    }
+  }
+
+  #takeBatch(): Pending[] {
+    let bytes = 0;
+    let n = 0;
+    while (n < this.#pending.length) {
+      const next = this.#pending[n].bytes;
+      if (n > 0 && bytes + next > this.cfg.flushBytesMax) break;
+      bytes += next;
+      n++;
+    }
+    return this.#pending.splice(0, n);
+  }
+
+  /** Writes and syncs the accepted appends of `batch`, then applies and resolves them. */
+  async #flush(batch: Pending[]): Promise<void> {
+    const accepted = this.#validate(batch);
+    if (accepted.length === 0) return;
+    const active = this.#active!;
+    let bytes = 0;
+    for (const p of accepted) bytes += p.bytes;
+    const buf = new Uint8Array(bytes);
+    const offsets: number[] = [];
+    let at = 0;
+    for (const p of accepted) {
+      for (const r of p.records) {
+        offsets.push(at);
+        at = encodeRecord(buf, at, r.rec, r.vote);
+      }
+    }
+    if (at !== bytes) throw new Error(`WAL flush encoded ${at} bytes, expected ${bytes}`);
+    const start = active.sizeBytes;
+    try {
+      await this.#cutFailedTail();
+      await writeAll(active.file, buf);
+      this.#counters.bytesWritten += bytes;
+      this.#counters.flushes++;
+      await active.file.syncData();
+      this.#counters.syncs++;
+    } catch (err) {
+      await this.#undoWrite(active, start);
+      const failure = ioError(err, `WAL write to ${walFilePath(this.dir, active.id)}`);
+      this.#counters.failedAppends += accepted.length;
+      this.logger.warn("WAL flush failed", { err: failure, appends: accepted.length, bytes });
+      for (const p of accepted) p.reject(failure);
+      return;
+    }
+    active.sizeBytes = start + bytes;
+    this.#fileBytes.set(active.id, active.sizeBytes);
+    this.#applyWritten(accepted, buf, offsets, active.id, start);
+    for (const p of accepted) p.resolve();
+    if (active.sizeBytes >= this.cfg.segmentBytesMax) {
+      try {
+        await this.startFile(active.id + 1);
+      } catch (err) {
+        this.logger.warn("could not start a new WAL file; will retry after the next flush", {
+          err,
+        });
+      }
+    }
+  }
+
+  #validate(batch: Pending[]): Pending[] {
+    const projections = new Map<GroupId, Projection>();
+    const accepted: Pending[] = [];
+    let newGroups = 0;
+    for (const p of batch) {
+      let proj = projections.get(p.group);
+      try {
+        if (proj === undefined) {
+          const base = this.#groups.get(p.group);
+          if (base === undefined && this.#groups.size + newGroups >= this.cfg.groupsMax) {
+            throw new WalRecordTooLargeError(
+              `the WAL already tracks groupsMax ${this.cfg.groupsMax} groups`,
+            );
+          }
+          proj = new Projection(base);
+          if (base === undefined) newGroups++;
+          projections.set(p.group, proj);
+        }
+        proj.accept(p.group, p.req);
+        accepted.push(p);
+      } catch (err) {
+        p.reject(err);
+      }
+    }
+    return accepted;
+  }
+
+  #applyWritten(
+    accepted: Pending[],
+    buf: Uint8Array,
+    offsets: number[],
+    fileId: number,
+    start: number,
+  ): void {
+    let i = 0;
+    for (const p of accepted) {
+      for (const r of p.records) {
+        const offset = start + offsets[i];
+        const data = r.rec.kind === KIND_ENTRY
+          ? buf.subarray(
+            offsets[i] + ENTRY_HEADER_BYTES,
+            offsets[i] + ENTRY_HEADER_BYTES + r.rec.data.byteLength,
+          )
+          : undefined;
+        const ok = applyRecord(
+          this.#groups,
+          this.#needs,
+          r.rec,
+          { fileId, offset, data },
+          this.cache,
+        );
+        if (!ok) {
+          throw new Error(
+            `WAL invariant: group ${p.group} got a gap at file ${fileId} offset ${offset}`,
+          );
+        }
+        i++;
+      }
+      this.#counters.records += p.records.length;
+      this.#counters.appends++;
+    }
+  }
+
+  async #cutFailedTail(): Promise<void> {
+    if (this.#truncateTo === undefined) return;
+    await this.#active!.file.truncate(this.#truncateTo);
+    this.#truncateTo = undefined;
+  }
+
+  async #undoWrite(active: ActiveFile, start: number): Promise<void> {
+    try {
+      await active.file.truncate(start);
+      this.#truncateTo = undefined;
+    } catch (err) {
+      this.#truncateTo = start;
+      this.logger.error("could not cut a failed WAL write; will retry before the next write", {
+        err,
+        file: walFilePath(this.dir, active.id),
+        offset: start,
+      });
+    }
+  }
+
+  /**
+   * Starts file `id` with the header and a checkpoint of every group's hard state and
+   * snapshot marker, makes it durable, and makes it the active file. Internal (open, roll).
+   */
+  async startFile(id: number): Promise<void> {
+    const records: Encoded[] = [];
+    for (const log of this.#groups.values()) {
+      if (log.snapIndex > 0 || log.snapTerm > 0) {
+        records.push({
+          rec: { kind: KIND_SNAPSHOT, group: log.group, index: log.snapIndex, term: log.snapTerm },
+        });
+      }
+      const hs = log.hardState;
+      if (hs.term > 0 || hs.commit > 0 || hs.vote !== null) {
+        records.push({
+          rec: { kind: KIND_HARD_STATE, group: log.group, hardState: hs },
+          vote: voteBytesOf(hs),
+        });
+      }
+    }
+    let size = FILE_MAGIC.byteLength;
+    for (const r of records) size += recordBytes(r.rec, r.vote);
+    const buf = new Uint8Array(size);
+    buf.set(FILE_MAGIC, 0);
+    let at = FILE_MAGIC.byteLength;
+    for (const r of records) at = encodeRecord(buf, at, r.rec, r.vote);
+    const path = walFilePath(this.dir, id);
+    const file = await Deno.open(path, { write: true, createNew: true, append: true });
+    try {
+      await writeAll(file, buf);
+      await file.syncData();
+      await syncDir(this.dir);
+    } catch (err) {
+      file.close();
+      await Deno.remove(path).catch(() => {});
+      throw ioError(err, `starting WAL file ${path}`);
+    }
+    const old = this.#active;
+    this.#active = { id, file, sizeBytes: size };
+    this.#fileBytes.set(id, size);
+    this.#counters.records += records.length;
+    this.#counters.bytesWritten += size;
+    this.#truncateTo = undefined;
+    old?.file.close();
+    this.#gcWanted = true;
+  }
+
+  // ---- garbage collection ----
+
+  /** Deletes closed files whose entries every group has released (after writing markers). */
+  async #collect(): Promise<void> {
+    const activeId = this.#active!.id;
+    const doomed: number[] = [];
+    const cutAt = new Map<GroupId, number>();
+    for (const id of [...this.#fileBytes.keys()].sort((a, b) => a - b)) {
+      if (id === activeId) continue;
+      const needs = this.#needs.get(id) ?? new Map<GroupId, number>();
+      let free = true;
+      for (const [group, maxIndex] of needs) {
+        const log = this.#groups.get(group)!;
+        if (maxIndex >= Math.max(log.releaseBefore, log.snapIndex + 1)) free = false;
+      }
+      if (!free) continue;
+      doomed.push(id);
+      for (const [group, maxIndex] of needs) {
+        cutAt.set(group, Math.max(cutAt.get(group) ?? 0, maxIndex));
+      }
+    }
+    if (doomed.length === 0) return;
+    await this.#writeMarkers(cutAt);
+    for (const id of doomed) {
+      this.#readers.get(id)?.close();
+      this.#readers.delete(id);
+      await Deno.remove(walFilePath(this.dir, id));
+      this.#fileBytes.delete(id);
+      this.#needs.delete(id);
+      this.#counters.filesDeleted++;
+    }
+    await syncDir(this.dir);
+    this.logger.debug("WAL files deleted", { files: doomed });
+  }
+
+  /** Compacts each group up to the highest entry index in the files about to be deleted. */
+  async #writeMarkers(cutAt: Map<GroupId, number>): Promise<void> {
+    const batch: Pending[] = [];
+    const done: Promise<void>[] = [];
+    for (const [group, maxIndex] of cutAt) {
+      const log = this.#groups.get(group)!;
+      const index = Math.min(maxIndex, log.lastIndex);
+      if (index <= log.snapIndex) continue;
+      const term = log.termAt(index)!;
+      const pending = this.#prepare(group, { snapshot: { index, term } });
+      done.push(
+        new Promise<void>((resolve, reject) => {
+          pending.resolve = resolve;
+          pending.reject = reject;
+        }),
+      );
+      batch.push(pending);
+    }
+    if (batch.length === 0) return;
+    await this.#flush(batch);
+    await Promise.all(done);
+  }
+
+  // ---- reads ----
+
+  /**
+   * Entries [lo, hi) of `group`: at least one when lo < hi, then as many as fit in `bytesMax`
+   * bytes of data. Throws WalCompactedError if lo < firstIndex, WalUnavailableError if
+   * hi > lastIndex + 1, StoreIoError / CorruptionError if a file read fails.
+   */
+  entries(group: GroupId, lo: number, hi: number, bytesMax = Infinity): WalEntry[] {
+    const log = this.#groups.get(group);
+    const first = log?.firstIndex ?? 1;
+    const last = log?.lastIndex ?? 0;
+    if (lo < first) {
+      throw new WalCompactedError(`group ${group}: index ${lo} is compacted (firstIndex ${first})`);
+    }
+    if (hi > last + 1) {
+      throw new WalUnavailableError(`group ${group}: index ${hi - 1} is beyond lastIndex ${last}`);
+    }
+    const out: WalEntry[] = [];
+    let bytes = 0;
+    for (let i = lo; i < hi && out.length < ENTRIES_PER_READ_MAX; i++) {
+      const pos = i - first;
+      const size = log!.sizes[pos];
+      if (out.length > 0 && bytes + size > bytesMax) break;
+      const data = log!.data[pos] ?? this.#readData(log!.fileIds[pos], log!.offsets[pos], size);
+      out.push({ index: i, term: log!.terms[pos], type: log!.types[pos], data });
+      bytes += size;
+    }
+    return out;
+  }
+
+  #readData(fileId: number, offset: number, size: number): Uint8Array {
+    let reader = this.#readers.get(fileId);
+    if (reader === undefined) {
+      reader = Deno.openSync(walFilePath(this.dir, fileId), { read: true });
+      this.#readers.set(fileId, reader);
+    }
+    const out = new Uint8Array(size);
+    reader.seekSync(offset + ENTRY_HEADER_BYTES, Deno.SeekMode.Start);
+    let done = 0;
+    while (done < size) {
+      const n = reader.readSync(out.subarray(done));
+      if (n === null || n === 0) {
+        throw new StoreIoError(
+          `WAL file ${walFilePath(this.dir, fileId)} ended inside the entry at offset ${offset}`,
+        );
+      }
+      done += n;
+    }
+    this.#counters.fileReads++;
+    return out;
+  }
+
+  /** Term of `group`'s entry at `index` (firstIndex - 1 gives the marker's term; 0 at index 0). Throws WalCompactedError / WalUnavailableError. */
+  term(group: GroupId, index: number): number {
+    const log = this.#groups.get(group);
+    if (log === undefined) {
+      if (index === 0) return 0;
+      throw new WalUnavailableError(`group ${group} has no entries (index ${index})`);
+    }
+    const t = log.termAt(index);
+    if (t !== undefined) return t;
+    if (index < log.snapIndex) {
+      throw new WalCompactedError(
+        `group ${group}: index ${index} is compacted (firstIndex ${log.firstIndex})`,
+      );
+    }
+    throw new WalUnavailableError(
+      `group ${group}: index ${index} is beyond lastIndex ${log.lastIndex}`,
+    );
+  }
+
+  /** Index of `group`'s first held entry (its snapshot marker + 1; 1 for a new group). */
+  firstIndex(group: GroupId): number {
+    return this.#groups.get(group)?.firstIndex ?? 1;
+  }
+
+  /** Index of `group`'s last entry (its snapshot marker's index when it holds none). */
+  lastIndex(group: GroupId): number {
+    return this.#groups.get(group)?.lastIndex ?? 0;
+  }
+
+  /** `group`'s durable hard state (all zero and no vote for a group never written). */
+  hardState(group: GroupId): WalHardState {
+    const hs = this.#groups.get(group)?.hardState;
+    return hs === undefined ? { term: 0, vote: null, commit: 0 } : { ...hs };
+  }
+
+  /** `group`'s latest snapshot marker ({0, 0} if none). */
+  snapshotMark(group: GroupId): WalSnapshotMark {
+    const log = this.#groups.get(group);
+    return { index: log?.snapIndex ?? 0, term: log?.snapTerm ?? 0 };
+  }
+
+  /** Ids of the groups with any durable state, ascending. */
+  groups(): GroupId[] {
+    return [...this.#groups.keys()].sort((a, b) => a - b);
+  }
+
+  /** Counters and sizes; cheap enough to call per request. */
+  stats(): WalStats {
+    let entries = 0;
+    for (const log of this.#groups.values()) entries += log.terms.length;
+    let fileBytes = 0;
+    for (const b of this.#fileBytes.values()) fileBytes += b;
+    return {
+      ...this.#counters,
+      files: this.#fileBytes.size,
+      fileBytes,
+      groups: this.#groups.size,
+      entries,
+      cachedBytes: this.cache.bytes,
+      pending: this.#pending.length,
+      recoveryMs: this.recoveryMs,
+    };
+  }
+
+  /** Waits for queued appends and background file deletion, then closes the files and frees the lock. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (let i = 0; i < 10_000 && this.#running !== undefined; i++) await this.#running;
+    if (this.#running !== undefined) throw new Error("WAL close: the flush loop did not stop");
+    this.#active?.file.close();
+    this.#active = undefined;
+    for (const r of this.#readers.values()) r.close();
+    this.#readers.clear();
+    this.lock.release();
+  }
+}
