@@ -24,6 +24,8 @@ export interface ReopenResult {
   externalDeltaBytes: number;
   /** A first, middle and last key read back right after open, in milliseconds. */
   firstReadsMs: number;
+  /** When several reopens were measured: each one's openMs, ascending (this is the median). */
+  openMsRuns?: number[];
 }
 
 /** Options of {@link measureReopen}. */

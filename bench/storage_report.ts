@@ -82,7 +82,7 @@ function pad(cells: string[][]): string {
 
 function ratioToLmdb(row: SummaryRow, rows: SummaryRow[]): string {
   const lmdb = rows.find((r) => r.workload === row.workload && r.engine === "lmdb");
-  if (!lmdb || lmdb.opsPerSec === 0) return "-";
+  if (!lmdb || !(lmdb.opsPerSec > 0) || !Number.isFinite(row.opsPerSec)) return "-";
   return `${(row.opsPerSec / lmdb.opsPerSec).toFixed(2)}x`;
 }
 
@@ -192,16 +192,22 @@ export function checkTargets(result: SummaryResult): TargetCheck[] {
     measured: cached === undefined ? "not measured" : `${cached.toFixed(2)}x`,
     met: cached === undefined ? undefined : cached >= 1,
   });
-  const reopen = result.reopen.find((r) => r.engine === "ringkv");
+  const found = result.reopen.find((r) => r.engine === "ringkv");
+  // Fixed costs dominate small stores: only a reopen at the target's size counts.
+  const reopen = found && found.keys >= 1_000_000 ? found : undefined;
+  const notAtSize = found ? `not at 1M keys (ran ${found.keys})` : "not measured";
   const perKey = reopen ? reopen.rssDeltaBytes / reopen.keys - keyBytes : undefined;
   checks.push({
     target: "reopen with 1M keys < 1000 ms",
-    measured: reopen ? `${fmt(reopen.openMs, 0)} ms (${reopen.keys} keys)` : "not measured",
-    met: reopen ? reopen.openMs < 1000 && reopen.keys >= 1_000_000 : undefined,
+    measured: reopen ? `${fmt(reopen.openMs, 0)} ms (median)` : notAtSize,
+    met: reopen ? reopen.openMs < 1000 : undefined,
   });
+  const heapPerKey = reopen ? reopen.heapDeltaBytes / reopen.keys - keyBytes : undefined;
   checks.push({
     target: "memory <= 150 B per key beyond key bytes",
-    measured: perKey === undefined ? "not measured" : `${fmt(perKey, 1)} B/key (RSS)`,
+    measured: perKey === undefined
+      ? notAtSize
+      : `${fmt(perKey, 1)} B/key RSS (JS heap used: ${fmt(heapPerKey!, 1)})`,
     met: perKey === undefined ? undefined : perKey <= 150,
   });
   const m = result.merge;

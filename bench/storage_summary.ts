@@ -3,8 +3,9 @@
  * p50/p99, the machine it ran on, and ringkv's figures against its targets.
  *
  *   deno run -A --unstable-kv bench/storage_summary.ts [--quick] [--json=PATH]
- *     [--engines=ringkv,lmdb,...] [--only=put,get,scan,reopen,merge] [--duration-ms=N]
- *     [--data-keys=N] [--reopen-keys=N] [--merge-keys=N] [--seed=N]
+ *     [--engines=ringkv,lmdb,...] [--only="put|get|scan|reopen|merge"] [--duration-ms=N]
+ *     [--data-keys=N] [--reopen-keys=N] [--merge-keys=N] [--seed=N] [--rounds=N]
+ *     [--reopen-runs=N]
  *
  * --quick (or RINGKV_BENCH_QUICK=1) shortens every run and skips the 1M-key reopen.
  * --only keeps the workloads whose names contain one of its parts (handy under --cpu-prof).
@@ -24,14 +25,17 @@ import {
   writeKey,
 } from "./storage_workloads.ts";
 import { dataKey, dataPrefix, keyBytes, randomInts, ValueSource } from "./storage_workloads.ts";
+import { median, pool, summarize } from "./storage_workloads.ts";
 import { formatTable, type MachineInfo, machineInfo, targetRows } from "./storage_report.ts";
 
 /** One measured cell of the summary: one workload on one engine. */
 export interface SummaryRow {
   workload: string;
   engine: PeerName;
-  /** Operations per second (for batches: entries per second). */
+  /** Operations per second (for batches: entries per second): the median of the rounds. */
   opsPerSec: number;
+  /** Operations per second of each round. */
+  opsPerSecRounds: number[];
   ops: number;
   p50Ms: number;
   p99Ms: number;
@@ -52,6 +56,10 @@ export interface SummarySettings {
   quick: boolean;
   engines: PeerName[];
   durationMs: number;
+  /** Each cell's time is split into this many round-robin rounds. */
+  rounds: number;
+  /** Fresh-process reopens per engine (the median is reported). */
+  reopenRuns: number;
   dataKeys: number;
   hotKeys: number;
   reopenKeys: number;
@@ -68,6 +76,8 @@ interface Workload {
   entriesPerOp: number;
   op(peer: KvPeer, i: number): Promise<void>;
   opsMax: number;
+  /** Rounds to split the run into; default the run's `rounds`. */
+  rounds?: number;
 }
 
 function putWorkload(tag: string, valueBytes: number, concurrency: number): Workload {
@@ -126,6 +136,8 @@ function readWorkloads(settings: SummarySettings): ReadWorkloads {
       entriesPerOp: 1,
       op: (peer, i) => mustGet(peer, order[i]),
       opsMax: settings.dataKeys - settings.hotKeys,
+      // One pass: a key read in an earlier round would be cached in the next.
+      rounds: 1,
     },
     cached: {
       name: `get cached (${settings.hotKeys} hot keys)`,
@@ -152,32 +164,57 @@ function scanWorkload(settings: SummarySettings): Workload {
   };
 }
 
+interface Tally {
+  ops: number;
+  rates: number[];
+  samples: Float64Array[];
+}
+
+/**
+ * Runs `workload` on every peer, in `rounds` round-robin passes of durationMs / rounds each,
+ * so that a burst of load from elsewhere on the machine hits every engine alike. ops/s is the
+ * median of the rounds; p50/p99 pool every sample.
+ */
 async function runOnAll(
   workload: Workload,
   peers: KvPeer[],
   settings: SummarySettings,
   log: Logger,
 ): Promise<SummaryRow[]> {
-  const rows: SummaryRow[] = [];
-  for (const peer of peers) {
-    const result: LoopResult = await runClosedLoop((i) => workload.op(peer, i), {
-      concurrency: workload.concurrency,
-      durationMs: settings.durationMs,
-      opsMax: workload.opsMax,
-    });
-    const opsPerSec = result.ops * workload.entriesPerOp / (result.elapsedMs / 1000);
+  const rounds = workload.rounds ?? settings.rounds;
+  const tallies = new Map<PeerName, Tally>(
+    peers.map((p) => [p.name, { ops: 0, rates: [], samples: [] }]),
+  );
+  for (let round = 0; round < rounds; round++) {
+    for (const peer of peers) {
+      const t = tallies.get(peer.name)!;
+      if (t.ops >= workload.opsMax) continue;
+      const base = t.ops;
+      const result: LoopResult = await runClosedLoop((i) => workload.op(peer, base + i), {
+        concurrency: workload.concurrency,
+        durationMs: settings.durationMs / rounds,
+        opsMax: workload.opsMax - base,
+        keepSamples: t.samples,
+      });
+      t.ops += result.ops;
+      t.rates.push(result.ops * workload.entriesPerOp / (result.elapsedMs / 1000));
+    }
+  }
+  return peers.map((peer) => {
+    const t = tallies.get(peer.name)!;
+    const latency = summarize(pool(t.samples));
     const row: SummaryRow = {
       workload: workload.name,
       engine: peer.name,
-      opsPerSec,
-      ops: result.ops,
-      p50Ms: result.latency.p50Ms,
-      p99Ms: result.latency.p99Ms,
+      opsPerSec: median(t.rates),
+      opsPerSecRounds: t.rates,
+      ops: t.ops,
+      p50Ms: latency.p50Ms,
+      p99Ms: latency.p99Ms,
     };
     log.info("measured", { ...row });
-    rows.push(row);
-  }
-  return rows;
+    return row;
+  });
 }
 
 async function openAll(engines: PeerName[], dirs: Map<PeerName, string>): Promise<KvPeer[]> {
@@ -258,9 +295,13 @@ async function runReopen(
       await peer.close();
     }
     log.info("filled", { engine: name, keys: settings.reopenKeys, ms: performance.now() - t0 });
-    const result = await measureReopen(name, dir, settings.reopenKeys);
-    log.info("reopened", { ...result });
-    results.push(result);
+    const runs: ReopenResult[] = [];
+    for (let i = 0; i < settings.reopenRuns; i++) {
+      runs.push(await measureReopen(name, dir, settings.reopenKeys));
+      log.info("reopened", { ...runs[i] });
+    }
+    runs.sort((a, b) => a.openMs - b.openMs);
+    results.push({ ...runs[Math.floor(runs.length / 2)], openMsRuns: runs.map((r) => r.openMs) });
     await Deno.remove(dir, { recursive: true });
   }
   return results;
@@ -279,6 +320,8 @@ function parseSettings(args: string[]): SummarySettings & { json?: string } {
       "data-keys": { type: "string" },
       seed: { type: "string" },
       only: { type: "string" },
+      rounds: { type: "string" },
+      "reopen-runs": { type: "string" },
     },
   });
   const quick = values.quick ?? false;
@@ -300,12 +343,14 @@ function parseSettings(args: string[]): SummarySettings & { json?: string } {
     json: values.json,
     engines,
     durationMs: count(values["duration-ms"], quick ? 500 : 3000),
+    rounds: Math.max(1, count(values.rounds, quick ? 1 : 3)),
+    reopenRuns: Math.max(1, count(values["reopen-runs"], 3)),
     dataKeys,
     hotKeys: Math.min(10_000, dataKeys / 2),
     reopenKeys: count(values["reopen-keys"], quick ? 0 : 1_000_000),
     mergeKeys: count(values["merge-keys"], quick ? 50_000 : 300_000),
     seed: count(values.seed, Date.now() % 1_000_000),
-    only: values.only?.split(",").filter((part) => part !== "") ?? [],
+    only: values.only?.split("|").filter((part) => part !== "") ?? [],
   };
 }
 

@@ -86,6 +86,27 @@ export interface LatencySummary {
   meanMs: number;
 }
 
+/** The median of `values` (the mean of the middle two for an even count); NaN when empty. */
+export function median(values: readonly number[]): number {
+  if (values.length === 0) return NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+/** All samples of `runs` in one array, for pooled percentiles. */
+export function pool(runs: readonly Float64Array[]): Float64Array {
+  let n = 0;
+  for (const r of runs) n += r.length;
+  const out = new Float64Array(n);
+  let p = 0;
+  for (const r of runs) {
+    out.set(r, p);
+    p += r.length;
+  }
+  return out;
+}
+
 /** Nearest-rank percentile `q` (0..1) of ascending `sorted`; NaN when empty. */
 export function percentile(sorted: Float64Array, q: number): number {
   if (q < 0 || q > 1) throw new RangeError(`percentile wants q in 0..1, got ${q}`);
@@ -119,6 +140,8 @@ export interface ClosedLoopOptions {
   opsMax: number;
   /** Also stop once this resolves (e.g. a merge finishing). */
   until?: Promise<unknown>;
+  /** When given, the run's sorted latency samples are appended here (to pool runs). */
+  keepSamples?: Float64Array[];
 }
 
 /** What one closed-loop run measured. */
@@ -157,7 +180,10 @@ export async function runClosedLoop(
   };
   await Promise.all(Array.from({ length: concurrency }, worker));
   const elapsedMs = performance.now() - start;
-  return { ops: issued, elapsedMs, latency: summarize(latencies.subarray(0, recorded)) };
+  const samples = latencies.subarray(0, recorded);
+  const latency = summarize(samples);
+  options.keepSamples?.push(samples);
+  return { ops: issued, elapsedMs, latency };
 }
 
 /**

@@ -437,7 +437,8 @@ export function helpText(): string {
       : spec.kind === "enum"
       ? ` ${spec.choices!.join("|")}`
       : " N";
-    const head = `  --${spec.name}${arg}`.padEnd(31);
+    const flag = `  --${spec.name}${arg}`;
+    const head = flag.length < 31 ? flag.padEnd(31) : `${flag}\n${"".padEnd(31)}`;
     const fallback = spec.fallback === undefined ? "none" : spec.fallback;
     lines.push(`${head}${spec.help}`);
     lines.push(`${"".padEnd(31)}(default: ${fallback}; env ${envName(spec.name)})`);

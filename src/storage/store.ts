@@ -65,6 +65,10 @@ const GROUP_BYTES_MAX = 8 * 1024 * 1024;
 const GROUP_WRITES_MAX = 8192;
 /** Most writes waiting for their group; more are refused (back-pressure). */
 const QUEUE_WRITES_MAX = 1_000_000;
+/** A scan reads two records with one read when at most this many bytes lie between them. */
+const SCAN_GAP_BYTES_MAX = 4096;
+/** Largest single read of a scan. */
+const SCAN_SPAN_BYTES_MAX = 1024 * 1024;
 /** On close, the active segment gets a hint file when it holds at least this many bytes. */
 const HINT_ON_CLOSE_BYTES_MIN = 1024 * 1024;
 
@@ -289,17 +293,17 @@ export class SegmentStore implements Store, MergeHost {
 
   /** Reads and checks the record of `e`; throws CorruptionError when it is damaged. */
   readValue(k: string, e: Entry): Uint8Array {
-    const seg = this.segments.get(e.segment);
-    if (seg === undefined) throw new Error(`keydir points at missing segment ${e.segment}`);
-    seg.reader ??= openSync(segmentPath(this.dir, seg.id), "r");
-    const buf = new Uint8Array(e.length);
-    const n = preadFull(seg.reader, { buf, position: e.offset });
+    return this.#checkRecord(this.#readSpan(e.segment, e), k, e);
+  }
+
+  /** The value of the record `buf` read for `e`; throws CorruptionError when it is damaged. */
+  #checkRecord(buf: Uint8Array, k: string, e: Entry): Uint8Array {
     const h = readHeader(buf, 0);
-    const ok = n === e.length && h !== undefined && headerPlausible(h) &&
+    const ok = buf.byteLength === e.length && h !== undefined && headerPlausible(h) &&
       h.length === e.length && h.keyBytes === k.length && recordCrcValid(buf, h) &&
       keyMatches(buf, k);
     if (!ok) {
-      const file = segmentPath(this.dir, seg.id);
+      const file = segmentPath(this.dir, e.segment);
       this.logger.error("corrupt record", { file, offset: e.offset });
       throw new CorruptionError(
         `the record of this key is damaged (${file} at offset ${e.offset}); restore it from a ` +
@@ -309,6 +313,64 @@ export class SegmentStore implements Store, MergeHost {
       );
     }
     return buf.subarray(HEADER_BYTES + h.keyBytes);
+  }
+
+  /**
+   * The values of many keys: cached ones from the cache, the rest read from disk with one
+   * positioned read per run of nearby records (a scan's records usually lie together).
+   * Scans do not fill the cache, so one big scan cannot evict the hot set.
+   */
+  #readValues(keys: string[], entries: Entry[]): Uint8Array[] {
+    const values = new Array<Uint8Array>(keys.length);
+    const misses: number[] = [];
+    for (let i = 0; i < keys.length; i++) {
+      const v = this.#cache?.get(keys[i]);
+      if (v !== undefined) {
+        this.#counters.hits++;
+        values[i] = v;
+      } else misses.push(i);
+    }
+    this.#counters.misses += misses.length;
+    misses.sort((a, b) =>
+      entries[a].segment - entries[b].segment || entries[a].offset - entries[b].offset
+    );
+    for (let i = 0; i < misses.length;) {
+      // One span: records of one segment, each starting near where the previous one ended.
+      const first = entries[misses[i]];
+      let end = first.offset + first.length;
+      let j = i + 1;
+      while (j < misses.length) {
+        const e = entries[misses[j]];
+        if (e.segment !== first.segment || e.offset - end > SCAN_GAP_BYTES_MAX) break;
+        if (e.offset + e.length - first.offset > SCAN_SPAN_BYTES_MAX) break;
+        end = Math.max(end, e.offset + e.length);
+        j++;
+      }
+      const span = this.#readSpan(first.segment, {
+        offset: first.offset,
+        length: end - first.offset,
+      });
+      for (let m = i; m < j; m++) {
+        const e = entries[misses[m]];
+        const rel = e.offset - first.offset;
+        values[misses[m]] = this.#checkRecord(
+          span.subarray(rel, rel + e.length),
+          keys[misses[m]],
+          e,
+        );
+      }
+      i = j;
+    }
+    return values;
+  }
+
+  #readSpan(segment: number, at: { offset: number; length: number }): Uint8Array {
+    const seg = this.segments.get(segment);
+    if (seg === undefined) throw new Error(`keydir points at missing segment ${segment}`);
+    seg.reader ??= openSync(segmentPath(this.dir, seg.id), "r");
+    const buf = new Uint8Array(at.length);
+    const n = preadFull(seg.reader, { buf, position: at.offset });
+    return n === at.length ? buf : buf.subarray(0, n);
   }
 
   scan(options: ScanOptions = {}): Promise<ScanEntry[]> {
@@ -335,27 +397,24 @@ export class SegmentStore implements Store, MergeHost {
       low = o.start === undefined ? undefined : keyToString(o.start);
       high = o.end === undefined ? undefined : keyToString(o.end);
     }
-    const out: ScanEntry[] = [];
-    if (limit === 0 || (low !== undefined && high !== undefined && low >= high)) return out;
-    const add = (k: string, e: Entry) => {
-      out.push(
-        o.keysOnly
-          ? { key: stringToKey(k), seq: e.seq }
-          : { key: stringToKey(k), value: this.#valueOf(k, e), seq: e.seq },
-      );
-    };
-    if (!o.reverse) {
-      for (const [k, e] of this.keydir.entries(low)) {
-        if (high !== undefined && k >= high) break;
-        add(k, e);
-        if (out.length >= limit) break;
-      }
-    } else {
-      for (const [k, e] of this.keydir.entriesBelow(high)) {
-        if (low !== undefined && k < low) break;
-        add(k, e);
-        if (out.length >= limit) break;
-      }
+    if (limit === 0 || (low !== undefined && high !== undefined && low >= high)) return [];
+    const keys: string[] = [];
+    const entries: Entry[] = [];
+    const iter = o.reverse ? this.keydir.entriesBelow(high) : this.keydir.entries(low);
+    for (const [k, e] of iter) {
+      if (!o.reverse && high !== undefined && k >= high) break;
+      if (o.reverse && low !== undefined && k < low) break;
+      keys.push(k);
+      entries.push(e);
+      if (keys.length >= limit) break;
+    }
+    const values = o.keysOnly ? undefined : this.#readValues(keys, entries);
+    const out: ScanEntry[] = new Array(keys.length);
+    for (let i = 0; i < keys.length; i++) {
+      const key = stringToKey(keys[i]);
+      out[i] = values === undefined
+        ? { key, seq: entries[i].seq }
+        : { key, value: values[i], seq: entries[i].seq };
     }
     return out;
   }
@@ -620,9 +679,10 @@ export class SegmentStore implements Store, MergeHost {
       if (op.kind === KIND_PUT) {
         this.keydir.set(op.keyStr, new Entry(segId, off, len, p.seq));
         meta.liveBytes += len;
-        // A batch's buffer holds all its ops: copy so the cache does not pin all of it.
-        const v = p.batch ? op.value!.slice() : op.value!;
-        this.#cache?.set(op.keyStr, v);
+        // Single writes go through the cache; batches (bulk loads) only drop stale values,
+        // so they neither churn the hot set nor pin their whole buffer.
+        if (p.batch) this.#cache?.delete(op.keyStr);
+        else this.#cache?.set(op.keyStr, op.value!);
       } else {
         this.keydir.delete(op.keyStr);
         this.#cache?.delete(op.keyStr);

@@ -17,6 +17,8 @@
 export { PeerTransport } from "./peer_transport.ts";
 export type { MessageHandler, PeerTransportOptions } from "./peer_transport.ts";
 export type { PeerStats, TransportStats } from "./peer_stats.ts";
+export { backoffDelayMs } from "./backoff.ts";
+export type { BackoffOptions } from "./backoff.ts";
 export { BatchDecoder, BatchEncoder, batchEnvelopesMax, isGroupId } from "./codec.ts";
 export type { BatchDecoderOptions, Envelope, NodeId } from "./codec.ts";
 export {

@@ -1,16 +1,23 @@
 /**
  * The peer transport: one authenticated TCP connection per peer pair, shared by every Raft
  * group. The node with the smaller id (string order) dials, the other accepts, so two nodes
- * never race to open two connections. Sends are queued without blocking and flushed on a
+ * never race to open two connections; a node accepts only known peers with a smaller id,
+ * so the peer list must name a node before it can connect. Sends are queued without blocking and flushed on a
  * microtask as one frame per batch; a lost connection is redialed with capped, jittered
  * exponential backoff.
  */
 import { type Logger, silentLogger } from "../log.ts";
+import { backoffDelayMs } from "./backoff.ts";
 import { BatchDecoder, BatchEncoder, type Envelope, isGroupId, type NodeId } from "./codec.ts";
 import { FaultInjector } from "./fault_injection.ts";
 import { FrameConn } from "./frame_conn.ts";
 import { invariant } from "./invariant.ts";
-import { frameBytesMaxDefault, FrameError, frameHeaderBytes } from "./framing.ts";
+import {
+  frameBytesMaxCeiling,
+  frameBytesMaxDefault,
+  FrameError,
+  frameHeaderBytes,
+} from "./framing.ts";
 import {
   acceptHandshake,
   dialHandshake,
@@ -55,8 +62,10 @@ export interface PeerTransportOptions {
   pendingHandshakesMax?: number;
   /** First redial delay after a failure. Default 50 ms. */
   reconnectDelayMsMin?: number;
-  /** Cap of the redial delay. Default 2000 ms. */
+  /** Cap of the redial delay. Default 1000 ms. */
   reconnectDelayMsMax?: number;
+  /** Longest a frame write may take before the connection is dropped. Default 10000 ms. */
+  writeTimeoutMs?: number;
   /** Source of jitter in [0, 1). Default Math.random. */
   random?: () => number;
 }
@@ -72,7 +81,8 @@ interface Link {
   dialing: boolean;
   attempt: number;
   reconnectTimer: ReturnType<typeof setTimeout> | undefined;
-  delayTimers: Set<ReturnType<typeof setTimeout>>;
+  delayed: { dueAtMs: number; envelope: Envelope }[];
+  delayTimer: ReturnType<typeof setTimeout> | undefined;
   stats: PeerStats;
   failing: boolean;
 }
@@ -93,6 +103,47 @@ function positiveInt(name: string, value: number, max: number): number {
     throw new RangeError(`${name} must be an integer in 1..${max}`);
   }
   return value;
+}
+
+interface Limits {
+  frameBytesMax: number;
+  queueEnvelopesMax: number;
+  batchEnvelopesMax: number;
+  handshakeTimeoutMs: number;
+  pendingHandshakesMax: number;
+  reconnectDelayMsMin: number;
+  reconnectDelayMsMax: number;
+  writeTimeoutMs: number;
+}
+
+/** Applies defaults and checks ranges; throws RangeError for a value out of range. */
+function resolveLimits(o: PeerTransportOptions): Limits {
+  const limits: Limits = {
+    frameBytesMax: positiveInt(
+      "frameBytesMax",
+      o.frameBytesMax ?? frameBytesMaxDefault,
+      frameBytesMaxCeiling,
+    ),
+    queueEnvelopesMax: positiveInt("queueEnvelopesMax", o.queueEnvelopesMax ?? 8192, 1 << 20),
+    batchEnvelopesMax: positiveInt("batchEnvelopesMax", o.batchEnvelopesMax ?? 1024, 65_536),
+    handshakeTimeoutMs: positiveInt(
+      "handshakeTimeoutMs",
+      o.handshakeTimeoutMs ?? handshakeTimeoutMsDefault,
+      600_000,
+    ),
+    pendingHandshakesMax: positiveInt("pendingHandshakesMax", o.pendingHandshakesMax ?? 64, 4096),
+    reconnectDelayMsMin: positiveInt("reconnectDelayMsMin", o.reconnectDelayMsMin ?? 50, 600_000),
+    reconnectDelayMsMax: positiveInt(
+      "reconnectDelayMsMax",
+      o.reconnectDelayMsMax ?? 1000,
+      600_000,
+    ),
+    writeTimeoutMs: positiveInt("writeTimeoutMs", o.writeTimeoutMs ?? 10_000, 600_000),
+  };
+  if (limits.reconnectDelayMsMax < limits.reconnectDelayMsMin) {
+    throw new RangeError("reconnectDelayMsMax must be >= reconnectDelayMsMin");
+  }
+  return limits;
 }
 
 /** A running peer transport. Create with {@link PeerTransport.start}; end with close(). */
@@ -116,13 +167,7 @@ export class PeerTransport {
   #closing: Promise<void> | null = null;
   #handshakeRejects = 0;
   #dialFailures = 0;
-  #frameBytesMax: number;
-  #queueEnvelopesMax: number;
-  #batchEnvelopesMax: number;
-  #handshakeTimeoutMs: number;
-  #pendingHandshakesMax: number;
-  #delayMsMin: number;
-  #delayMsMax: number;
+  #limits: Limits;
   #random: () => number;
 
   private constructor(key: CryptoKey, listener: Deno.TcpListener, options: PeerTransportOptions) {
@@ -133,46 +178,9 @@ export class PeerTransport {
     this.#log = (options.logger ?? silentLogger).child({ component: "transport" });
     this.#onMessage = options.onMessage;
     this.#onPeerState = options.onPeerState;
-    this.#frameBytesMax = positiveInt(
-      "frameBytesMax",
-      options.frameBytesMax ?? frameBytesMaxDefault,
-      256 * 1024 * 1024,
-    );
-    this.#queueEnvelopesMax = positiveInt(
-      "queueEnvelopesMax",
-      options.queueEnvelopesMax ?? 8192,
-      1 << 20,
-    );
-    this.#batchEnvelopesMax = positiveInt(
-      "batchEnvelopesMax",
-      options.batchEnvelopesMax ?? 1024,
-      65_536,
-    );
-    this.#handshakeTimeoutMs = positiveInt(
-      "handshakeTimeoutMs",
-      options.handshakeTimeoutMs ?? handshakeTimeoutMsDefault,
-      600_000,
-    );
-    this.#pendingHandshakesMax = positiveInt(
-      "pendingHandshakesMax",
-      options.pendingHandshakesMax ?? 64,
-      4096,
-    );
-    this.#delayMsMin = positiveInt(
-      "reconnectDelayMsMin",
-      options.reconnectDelayMsMin ?? 50,
-      600_000,
-    );
-    this.#delayMsMax = positiveInt(
-      "reconnectDelayMsMax",
-      options.reconnectDelayMsMax ?? 2000,
-      600_000,
-    );
-    if (this.#delayMsMax < this.#delayMsMin) {
-      throw new RangeError("reconnectDelayMsMax must be >= reconnectDelayMsMin");
-    }
+    this.#limits = resolveLimits(options);
     this.#random = options.random ?? Math.random;
-    this.#decoder = new BatchDecoder({ frameBytesMax: this.#frameBytesMax });
+    this.#decoder = new BatchDecoder({ frameBytesMax: this.#limits.frameBytesMax });
   }
 
   /**
@@ -188,18 +196,13 @@ export class PeerTransport {
       if (!isNodeId(id) || id === options.nodeId) throw new RangeError(`invalid peer id ${id}`);
       parseAddr(addr);
     }
+    resolveLimits(options);
     const listener = Deno.listen({
       hostname: options.listen?.hostname ?? "127.0.0.1",
       port: options.listen?.port ?? 0,
       transport: "tcp",
     });
-    let transport: PeerTransport;
-    try {
-      transport = new PeerTransport(key, listener, options);
-    } catch (error) {
-      listener.close();
-      throw error;
-    }
+    const transport = new PeerTransport(key, listener, options);
     transport.#track(transport.#acceptLoop());
     for (const [id, addr] of peers) transport.setPeer(id, addr);
     transport.#log.info("peer transport listening", { node: transport.nodeId, ...transport.addr });
@@ -214,7 +217,8 @@ export class PeerTransport {
 
   /**
    * Adds a peer or changes its address. When this node dials that peer, a changed address
-   * drops the current connection, which is redialed at the new address. Throws RangeError on bad input.
+   * drops the current connection, which is redialed at the new address.
+   * Throws RangeError on an invalid id or address.
    */
   setPeer(id: NodeId, addr: string): void {
     if (!isNodeId(id) || id === this.nodeId) throw new RangeError(`invalid peer id ${id}`);
@@ -238,7 +242,8 @@ export class PeerTransport {
       dialing: false,
       attempt: 0,
       reconnectTimer: undefined,
-      delayTimers: new Set(),
+      delayed: [],
+      delayTimer: undefined,
       stats: emptyPeerStats(),
       failing: false,
     };
@@ -340,8 +345,9 @@ export class PeerTransport {
   #stopLink(link: Link): void {
     clearTimeout(link.reconnectTimer);
     link.reconnectTimer = undefined;
-    for (const timer of link.delayTimers) clearTimeout(timer);
-    link.delayTimers.clear();
+    clearTimeout(link.delayTimer);
+    link.delayTimer = undefined;
+    link.delayed.length = 0;
     link.queue.length = 0;
     link.fc?.close();
   }
@@ -354,24 +360,49 @@ export class PeerTransport {
       link.stats.faultDrops++;
       return;
     }
-    if (verdict.delayMs > 0) {
-      const timer = setTimeout(() => {
-        link.delayTimers.delete(timer);
-        if (!this.#closed && this.#links.get(link.id) === link) this.#enqueue(link, envelope);
-      }, verdict.delayMs);
-      link.delayTimers.add(timer);
+    if (verdict.delayMs > 0 || link.delayed.length > 0) {
+      this.#delay(link, envelope, verdict.delayMs);
       return;
     }
     this.#enqueue(link, envelope);
   }
 
+  /**
+   * Holds `envelope` for `delayMs` in the peer's delay line: FIFO (a message never
+   * overtakes an earlier one, even when the delay shrinks), bounded like the queue, served
+   * by one timer.
+   */
+  #delay(link: Link, envelope: Envelope, delayMs: number): void {
+    const last = link.delayed.at(-1)?.dueAtMs ?? 0;
+    if (link.delayed.length >= this.#limits.queueEnvelopesMax) {
+      link.delayed.shift();
+      link.stats.queueDrops++;
+    }
+    link.delayed.push({ dueAtMs: Math.max(performance.now() + delayMs, last), envelope });
+    this.#armDelayTimer(link);
+  }
+
+  #armDelayTimer(link: Link): void {
+    if (link.delayTimer !== undefined || link.delayed.length === 0) return;
+    const waitMs = Math.max(0, link.delayed[0].dueAtMs - performance.now());
+    link.delayTimer = setTimeout(() => {
+      link.delayTimer = undefined;
+      if (this.#closed || this.#links.get(link.id) !== link) return;
+      const now = performance.now();
+      let due = 0;
+      while (due < link.delayed.length && link.delayed[due].dueAtMs <= now) due++;
+      for (const { envelope } of link.delayed.splice(0, due)) this.#enqueue(link, envelope);
+      this.#armDelayTimer(link);
+    }, waitMs);
+  }
+
   #enqueue(link: Link, envelope: Envelope): void {
-    if (link.queue.length >= this.#queueEnvelopesMax) {
+    if (link.queue.length >= this.#limits.queueEnvelopesMax) {
       link.queue.shift();
       link.stats.queueDrops++;
     }
     link.queue.push(envelope);
-    invariant(link.queue.length <= this.#queueEnvelopesMax, "outbound queue over its bound");
+    invariant(link.queue.length <= this.#limits.queueEnvelopesMax, "outbound queue over its bound");
     this.#scheduleFlush(link);
   }
 
@@ -389,26 +420,47 @@ export class PeerTransport {
   async #flush(link: Link, fc: FrameConn): Promise<void> {
     invariant(!link.writing, "one writer per connection");
     link.writing = true;
-    let batch: Envelope[] = [];
+    let unwritten = 0;
     try {
       while (link.queue.length > 0 && link.fc === fc && !this.#closed) {
-        batch = link.queue.splice(0, this.#batchEnvelopesMax);
-        for (const frame of this.#encodeBatch(link, batch)) {
-          await fc.writeAll(frame.bytes);
+        const frames = this.#encodeBatch(
+          link,
+          link.queue.splice(0, this.#limits.batchEnvelopesMax),
+        );
+        unwritten = frames.reduce((n, f) => n + f.count, 0);
+        for (const frame of frames) {
+          await this.#write(fc, frame.bytes);
+          unwritten -= frame.count;
           link.stats.bytesOut += frame.bytes.byteLength;
           link.stats.framesOut++;
           link.stats.messagesOut += frame.count;
         }
-        batch = [];
       }
     } catch (error) {
-      link.stats.writeDrops += batch.length;
-      this.#log.debug("peer write failed", { peer: link.id, error });
+      link.stats.writeDrops += unwritten;
+      this.#log.info("peer write failed; closing the connection", { peer: link.id, error });
       fc.close();
     } finally {
       link.writing = false;
     }
     if (link.queue.length > 0) this.#scheduleFlush(link);
+  }
+
+  /** Writes one frame; a peer that takes longer than writeTimeoutMs to take it is cut off. */
+  async #write(fc: FrameConn, bytes: Uint8Array): Promise<void> {
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      fc.close();
+    }, this.#limits.writeTimeoutMs);
+    try {
+      await fc.writeAll(bytes);
+    } catch (error) {
+      if (timedOut) throw new Error(`write took over ${this.#limits.writeTimeoutMs} ms`);
+      throw error;
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** Encodes a batch into frames within the frame limit, halving batches that are too big. */
@@ -420,7 +472,7 @@ export class PeerTransport {
     } catch (error) {
       failure = error;
     }
-    if (bytes !== null && bytes.byteLength - frameHeaderBytes <= this.#frameBytesMax) {
+    if (bytes !== null && bytes.byteLength - frameHeaderBytes <= this.#limits.frameBytesMax) {
       return [{ bytes, count: batch.length }];
     }
     if (batch.length === 1) {
@@ -452,23 +504,27 @@ export class PeerTransport {
     try {
       const conn = await Deno.connect({ ...parseAddr(link.addr), signal: this.#abort.signal });
       fc = new FrameConn(conn, { frameBytesMax: handshakeFrameBytesMax });
-      if (this.#closed || this.#links.get(link.id) !== link) throw new Error("transport closed");
+      if (this.#closed || this.#links.get(link.id) !== link) {
+        throw new Error("peer removed or transport closed");
+      }
       this.#pending.add(fc);
       await dialHandshake(fc, {
         key: this.#key,
         selfId: this.nodeId,
         peerId: link.id,
-        timeoutMs: this.#handshakeTimeoutMs,
+        timeoutMs: this.#limits.handshakeTimeoutMs,
       });
       this.#pending.delete(fc);
-      if (this.#closed || this.#links.get(link.id) !== link) throw new Error("transport closed");
+      if (this.#closed || this.#links.get(link.id) !== link) {
+        throw new Error("peer removed or transport closed");
+      }
       this.#attach(link, fc);
     } catch (error) {
       if (fc) {
         this.#pending.delete(fc);
         fc.close();
       }
-      if (this.#closed) return;
+      if (this.#closed || this.#links.get(link.id) !== link) return;
       this.#dialFailures++;
       const fields = {
         peer: link.id,
@@ -487,9 +543,12 @@ export class PeerTransport {
   #scheduleRedial(link: Link): void {
     if (this.#closed || !link.dials || this.#links.get(link.id) !== link) return;
     if (link.reconnectTimer !== undefined) return;
-    const ceiling = Math.min(this.#delayMsMax, this.#delayMsMin * 2 ** Math.min(link.attempt, 30));
-    const delayMs = Math.round(ceiling / 2 + (this.#random() * ceiling) / 2);
-    link.attempt++;
+    const delayMs = backoffDelayMs(link.attempt, {
+      delayMsMin: this.#limits.reconnectDelayMsMin,
+      delayMsMax: this.#limits.reconnectDelayMsMax,
+      random: this.#random,
+    });
+    link.attempt = Math.min(link.attempt + 1, 64);
     link.reconnectTimer = setTimeout(() => {
       link.reconnectTimer = undefined;
       this.#dial(link);
@@ -510,7 +569,7 @@ export class PeerTransport {
         return;
       }
       const remote = `${conn.remoteAddr.hostname}:${conn.remoteAddr.port}`;
-      if (this.#pending.size >= this.#pendingHandshakesMax) {
+      if (this.#pending.size >= this.#limits.pendingHandshakesMax) {
         this.#handshakeRejects++;
         this.#log.warn("peer connection rejected", { remote, reason: "too-many-pending" });
         conn.close();
@@ -528,7 +587,7 @@ export class PeerTransport {
       peer = await acceptHandshake(fc, {
         key: this.#key,
         selfId: this.nodeId,
-        timeoutMs: this.#handshakeTimeoutMs,
+        timeoutMs: this.#limits.handshakeTimeoutMs,
         isAllowedPeer: (id) => this.#links.get(id)?.dials === false,
       });
     } catch (error) {
@@ -556,7 +615,7 @@ export class PeerTransport {
     invariant(this.#links.get(link.id) === link, "attaching to a forgotten peer");
     invariant(link.fc !== fc, "attaching a connection twice");
     if (link.fc !== null) link.fc.close();
-    fc.frameBytesMax = this.#frameBytesMax;
+    fc.frameBytesMax = this.#limits.frameBytesMax;
     fc.onBytesRead = (n) => link.stats.bytesIn += n;
     link.fc = fc;
     link.attempt = 0;

@@ -3,7 +3,15 @@ import { checkTargets, formatTable, machineInfo, targetRows } from "../../bench/
 import type { SummaryResult, SummaryRow } from "../../bench/storage_summary.ts";
 
 function row(workload: string, engine: SummaryRow["engine"], opsPerSec: number): SummaryRow {
-  return { workload, engine, opsPerSec, ops: 100, p50Ms: 1, p99Ms: 2 };
+  return {
+    workload,
+    engine,
+    opsPerSec,
+    opsPerSecRounds: [opsPerSec],
+    ops: 100,
+    p50Ms: 1,
+    p99Ms: 2,
+  };
 }
 
 async function result(rows: SummaryRow[]): Promise<SummaryResult> {
@@ -13,6 +21,8 @@ async function result(rows: SummaryRow[]): Promise<SummaryResult> {
       quick: true,
       engines: ["ringkv", "lmdb"],
       durationMs: 100,
+      rounds: 1,
+      reopenRuns: 1,
       dataKeys: 2000,
       hotKeys: 1000,
       reopenKeys: 1_000_000,
@@ -60,4 +70,15 @@ Deno.test("formatTable prints the machine, every row and its ratio to lmdb", asy
   assert.match(text, /deno \d+\.\d+\.\d+/);
   assert.match(text, /scan\s+ringkv\s+50\s.*0\.50x/);
   assert.match(targetRows(r), /not measured/);
+});
+
+Deno.test("checkTargets leaves reopen and memory unjudged below 1M keys", async () => {
+  const r = await result([]);
+  r.reopen[0] = { ...r.reopen[0], keys: 20_000, rssDeltaBytes: 0 };
+  const checks = checkTargets(r).filter((c) => /reopen|memory/.test(c.target));
+  assert.equal(checks.length, 2);
+  for (const c of checks) {
+    assert.equal(c.met, undefined);
+    assert.match(c.measured, /not at 1M keys/);
+  }
 });

@@ -4,7 +4,9 @@ import {
   dataKeysMax,
   dataPrefix,
   keyBytes,
+  median,
   percentile,
+  pool,
   runClosedLoop,
   scanKeys,
   shuffledKeys,
@@ -115,4 +117,28 @@ Deno.test("runClosedLoop rejects with an operation's error", async () => {
       }),
     /boom/,
   );
+});
+
+Deno.test("median takes the middle value, or the mean of the middle two", () => {
+  assert.equal(median([3, 1, 2]), 2);
+  assert.equal(median([4, 1, 3, 2]), 2.5);
+  assert.ok(Number.isNaN(median([])));
+});
+
+Deno.test("pool joins runs so percentiles cover every sample", () => {
+  const joined = pool([Float64Array.of(1, 2), Float64Array.of(3)]);
+  assert.deepEqual([...joined], [1, 2, 3]);
+});
+
+Deno.test("runClosedLoop appends its sorted samples to keepSamples", async () => {
+  const kept: Float64Array[] = [];
+  await runClosedLoop(() => Promise.resolve(), {
+    concurrency: 1,
+    durationMs: 10_000,
+    opsMax: 5,
+    keepSamples: kept,
+  });
+  assert.equal(kept.length, 1);
+  assert.equal(kept[0].length, 5);
+  assert.ok(kept[0].every((x, i) => i === 0 || kept[0][i - 1] <= x));
 });

@@ -241,9 +241,8 @@ export function checkKeyHistory(
   const l = buildEvents(ops);
   const bits = new Uint32Array(Math.ceil(n / 32) + 1);
   const seen = new Set<string>();
-  const stack: { call: number; states: KvState[] }[] = [];
-  let states: KvState[] = [absent];
-  let entry = l.next[0];
+  const stack: Frame[] = [];
+  let frame: Frame = { candidates: candidatesOf(l), next: 0, states: [absent], chosen: -1 };
   let steps = 0;
   let linearizedMax = 0;
   const verdict = (result: CheckResult): KeyVerdict => ({
@@ -255,40 +254,51 @@ export function checkKeyHistory(
   });
   while (l.next[0] !== -1) {
     if (++steps > stepsMax) return verdict("unknown");
-    if (l.isCall[entry]) {
-      const op = l.opOf[entry];
-      const nextStates = stepSet(states, ops[op]);
-      let advanced = false;
-      if (nextStates.length > 0) {
-        bits[op >> 5] |= 1 << (op & 31);
-        const memo = bitsKey(bits) + "#" + setKey(nextStates);
-        if (!seen.has(memo)) {
-          seen.add(memo);
-          stack.push({ call: entry, states });
-          states = nextStates;
-          lift(l, entry);
-          linearizedMax = Math.max(linearizedMax, stack.length);
-          entry = l.next[0];
-          advanced = true;
-        } else {
-          bits[op >> 5] &= ~(1 << (op & 31));
-        }
+    if (frame.next < frame.candidates.length) {
+      const call = frame.candidates[frame.next++];
+      const op = l.opOf[call];
+      const nextStates = stepSet(frame.states, ops[op]);
+      if (nextStates.length === 0) continue;
+      bits[op >> 5] |= 1 << (op & 31);
+      const memo = bitsKey(bits) + "#" + setKey(nextStates);
+      if (seen.has(memo)) {
+        bits[op >> 5] &= ~(1 << (op & 31));
+        continue;
       }
-      if (!advanced) entry = l.next[entry];
-    } else {
-      // A return reached before its call was linearized: undo the last choice.
-      const top = stack.pop();
-      if (top === undefined) return verdict("illegal");
-      const op = l.opOf[top.call];
-      bits[op >> 5] &= ~(1 << (op & 31));
-      states = top.states;
-      unlift(l, top.call);
-      entry = l.next[top.call];
+      seen.add(memo);
+      lift(l, call);
+      frame.chosen = call;
+      stack.push(frame);
+      linearizedMax = Math.max(linearizedMax, stack.length);
+      frame = { candidates: candidatesOf(l), next: 0, states: nextStates, chosen: -1 };
+      continue;
     }
+    // Every candidate at this depth failed: undo the choice that led here.
+    const parent = stack.pop();
+    if (parent === undefined) return verdict("illegal");
+    const op = l.opOf[parent.chosen];
+    bits[op >> 5] &= ~(1 << (op & 31));
+    unlift(l, parent.chosen);
+    frame = parent;
   }
   // Every event lifted: all operations linearized in a legal order.
   if (stack.length !== n) throw new Error("linearized count does not match the history");
   return verdict("ok");
+}
+
+/** One depth of the search: the calls that may be linearized next and which one was taken. */
+interface Frame {
+  candidates: number[];
+  next: number;
+  states: KvState[];
+  chosen: number;
+}
+
+/** The calls that may be linearized next: those before the earliest pending return. */
+function candidatesOf(l: EventList): number[] {
+  const calls: number[] = [];
+  for (let e = l.next[0]; e !== -1 && l.isCall[e]; e = l.next[e]) calls.push(e);
+  return calls;
 }
 
 /** Checks a whole history, key by key (each key is an independent object). */

@@ -49,6 +49,8 @@ export interface NodeEnv {
   onLeader(node: SimNode): void;
   /** Called after this node applied committed entries. */
   onCommitted(node: SimNode, entries: Entry[]): void;
+  /** Called when this node applies a client command (by its operation id). */
+  onCommandApplied(opId: number): void;
   /** Called when this node applies a membership change. */
   onConfApplied(node: SimNode, conf: ConfState, index: number): void;
   /** Test-only: send messages before persisting what they depend on (planted bug). */
@@ -258,6 +260,7 @@ export class SimNode {
     if (e.type === "normal" && e.data.byteLength > 0) {
       const command = decodeCommand(e.data);
       const output = this.sm.apply(e.index, command);
+      this.#env.onCommandApplied(command.id);
       const envelope = this.#writes.get(command.id);
       if (envelope !== undefined) {
         this.#writes.delete(command.id);

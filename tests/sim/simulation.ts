@@ -143,7 +143,9 @@ class World {
   readonly removed = new Set<string>();
   readonly clients: Client[] = [];
   readonly history: Operation[] = [];
-  readonly historyMeta: { callMs: number; returnMs: number; nodeId: string }[] = [];
+  readonly historyMeta: { opId: number; callMs: number; returnMs: number; nodeId: string }[] = [];
+  /** Client operations some node applied: the others never took effect. */
+  readonly appliedOps = new Set<number>();
   readonly staleReads: StaleRead[] = [];
   readonly stats: SimStats = {
     simulatedMs: 0,
@@ -287,6 +289,7 @@ class World {
       trace: (line) => this.trace(line),
       onLeader: (node) => this.onLeader(node),
       onCommitted: (node, entries) => this.onCommitted(node, entries),
+      onCommandApplied: (opId) => this.appliedOps.add(opId),
       onConfApplied: (node, conf, index) => this.onConfApplied(node, conf, index),
       sendBeforePersist: this.opts.sendBeforePersist ?? false,
       snapshotEveryEntries: this.snapshotEveryEntries,
@@ -427,11 +430,11 @@ class World {
       this.queue.push(r.int(tickMs), { type: "tick", node: n, life: n.incarnation });
     }
     this.trace(
-      `start: ${
-        ids.join(",")
-      } fsync<=${this.fsyncMaxMs}ms snapshotEvery=${this.snapshotEveryEntries} net=${
-        JSON.stringify(this.network.faults)
-      }`,
+      `start: ${ids.join(",")} ` +
+        `preVote=${this.preVote} checkQuorum=${this.checkQuorum} reads=${this.readOnlyOption} ` +
+        `drift=${this.clockDrift} fsync<=${this.fsyncMaxMs}ms ` +
+        `snapshotEvery=${this.snapshotEveryEntries} maxEntriesPerAppend=${this.maxEntriesPerAppend} ` +
+        `maxInflight=${this.maxInflightMsgs} net=${JSON.stringify(this.network.faults)}`,
     );
     const clientCount = 2 + r.int(5);
     for (let i = 1; i <= clientCount; i++) {
@@ -827,7 +830,7 @@ class World {
         returnTime: returnStamp,
       };
       this.history.push(record);
-      this.historyMeta.push({ callMs: op.callMs, returnMs: this.now, nodeId });
+      this.historyMeta.push({ opId: op.opId, callMs: op.callMs, returnMs: this.now, nodeId });
       if (output === null) this.stats.unknown++;
       else this.stats.acknowledged++;
     }
@@ -858,6 +861,7 @@ class World {
     this.checkConverged();
     this.checkAcknowledgedWrites();
     this.addFinalReads();
+    if (this.monitor.violations.length === 0) this.dropWritesNeverApplied();
     this.checkHistory();
   }
 
@@ -879,11 +883,31 @@ class World {
         returnTime: ++this.stamp,
       });
       this.historyMeta.push({
+        opId: 0,
         callMs: this.now,
         returnMs: this.now,
         nodeId: `${leader.id} (final)`,
       });
     }
+  }
+
+  /**
+   * Once the cluster converged, a timed-out write that no node ever applied can no longer
+   * take effect: it is dropped from the history instead of being left pending for ever,
+   * which would make the search try it at every point.
+   */
+  dropWritesNeverApplied(): void {
+    let kept = 0;
+    for (let i = 0; i < this.history.length; i++) {
+      const pending = this.history[i].output === null;
+      if (pending && !this.appliedOps.has(this.historyMeta[i].opId)) continue;
+      this.history[kept] = this.history[i];
+      this.historyMeta[kept] = this.historyMeta[i];
+      kept++;
+    }
+    this.trace(`history: ${this.history.length - kept} timed-out writes never applied, dropped`);
+    this.history.length = kept;
+    this.historyMeta.length = kept;
   }
 
   /** After healing, every live member must have caught up with one leader's commit. */

@@ -124,3 +124,36 @@ Deno.test("close cancels messages still held by a delay", async () => {
   await closeAll(nodes);
   assert.equal(nodes[1].received.length, 0);
 });
+
+Deno.test("a message sent after the delay is lifted does not overtake delayed ones", async () => {
+  const nodes = await startCluster(["n1", "n2"], withFaults());
+  const [n1, n2] = nodes;
+  try {
+    n1.transport.faults.configure({ delayMs: { n2: 100 } });
+    n1.transport.send("n2", { groupId: 0, message: "a" });
+    n1.transport.send("n2", { groupId: 0, message: "b" });
+    n1.transport.faults.reset();
+    n1.transport.send("n2", { groupId: 0, message: "c" });
+    await waitFor(() => n2.received.length === 3, "all three");
+    assert.deepEqual(n2.received.map((r) => r.envelope.message), ["a", "b", "c"]);
+  } finally {
+    await closeAll(nodes);
+  }
+});
+
+Deno.test("the delay line is bounded like the queue, dropping its oldest", async () => {
+  const nodes = await startCluster(["n1", "n2"], (id) => ({
+    ...withFaults()(),
+    queueEnvelopesMax: id === "n1" ? 5 : 8192,
+  }));
+  const [n1, n2] = nodes;
+  try {
+    n1.transport.faults.configure({ delayMs: { n2: 50 } });
+    for (let i = 0; i < 12; i++) n1.transport.send("n2", { groupId: 0, message: i });
+    assert.equal(n1.transport.stats().peers.n2.queueDrops, 7);
+    await waitFor(() => n2.received.length === 5, "the newest five");
+    assert.deepEqual(n2.received.map((r) => r.envelope.message), [7, 8, 9, 10, 11]);
+  } finally {
+    await closeAll(nodes);
+  }
+});

@@ -1,12 +1,21 @@
 import assert from "node:assert/strict";
-import { type Envelope, PeerTransport } from "../../src/transport/mod.ts";
+import {
+  acceptHandshake,
+  type Envelope,
+  FrameConn,
+  handshakeFrameBytesMax,
+  importClusterKey,
+  PeerTransport,
+} from "../../src/transport/mod.ts";
 import {
   addrOf,
   captureLogger,
   closeAll,
   secret,
+  seededRandom,
   startCluster,
   startNode,
+  testSeed,
   waitFor,
 } from "./helpers.ts";
 
@@ -244,7 +253,7 @@ Deno.test("close is idempotent", async () => {
   await node.transport.close();
 });
 
-Deno.test("start rejects an invalid node id, peer address or short secret", async () => {
+Deno.test("start rejects an invalid node id, peer address, secret or limit", async () => {
   const onMessage = () => {};
   await assert.rejects(PeerTransport.start({ nodeId: "n 1", secret, onMessage }), RangeError);
   await assert.rejects(
@@ -255,4 +264,159 @@ Deno.test("start rejects an invalid node id, peer address or short secret", asyn
     PeerTransport.start({ nodeId: "n1", secret, onMessage, peers: { n2: "nohost" } }),
     RangeError,
   );
+  await assert.rejects(
+    PeerTransport.start({
+      nodeId: "n1",
+      secret,
+      onMessage,
+      reconnectDelayMsMin: 500,
+      reconnectDelayMsMax: 100,
+    }),
+    RangeError,
+  );
+  await assert.rejects(
+    PeerTransport.start({ nodeId: "n1", secret, onMessage, frameBytesMax: 0 }),
+    RangeError,
+  );
+});
+
+Deno.test("send rejects a group id that is not a u32 integer", async () => {
+  const node = await startNode("n1", { peers: { n2: "127.0.0.1:1" } });
+  try {
+    assert.throws(() => node.transport.send("n2", { groupId: -3, message: 1 }), RangeError);
+    assert.throws(
+      () => node.transport.sendMany("n2", [{ groupId: 2 ** 32, message: 1 }]),
+      RangeError,
+    );
+  } finally {
+    await node.transport.close();
+  }
+});
+
+Deno.test("removePeer closes its connection and later sends return false", async () => {
+  const nodes = await startCluster(["n1", "n2"]);
+  const [n1, n2] = nodes;
+  try {
+    n1.transport.removePeer("n2");
+    await waitFor(() => !n2.transport.isConnected("n1"), "n2 sees the connection end");
+    assert.equal(n1.transport.send("n2", { groupId: 0, message: 1 }), false);
+    assert.deepEqual(n1.transport.peers(), []);
+  } finally {
+    await closeAll(nodes);
+  }
+});
+
+Deno.test("setPeer with a new address moves the dialer's connection there", async () => {
+  const nodes = await startCluster(["n1", "n2"]);
+  const [n1, n2] = nodes;
+  let moved: Awaited<ReturnType<typeof startNode>> | null = null;
+  try {
+    moved = await startNode("n2", { peers: { n1: addrOf(n1) } });
+    n1.transport.setPeer("n2", addrOf(moved));
+    await waitFor(() => moved!.transport.isConnected("n1"), "connection to the new address");
+    n1.transport.send("n2", { groupId: 0, message: "to the new address" });
+    await waitFor(() => moved!.received.length === 1, "delivery");
+    assert.equal(n2.received.length, 0);
+  } finally {
+    await closeAll(nodes);
+    await moved?.transport.close();
+  }
+});
+
+Deno.test("a peer that stops reading is cut off after writeTimeoutMs and redialed", async () => {
+  // A hand-made n2 that completes handshakes and then never reads.
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const key = await importClusterKey(secret);
+  const stalled: FrameConn[] = [];
+  const accepting = (async () => {
+    for (let i = 0; i < 2; i++) {
+      const fc = new FrameConn(await listener.accept(), { frameBytesMax: handshakeFrameBytesMax });
+      stalled.push(fc);
+      await acceptHandshake(fc, { key, selfId: "n2", isAllowedPeer: (id) => id === "n1" });
+    }
+  })();
+  const n1 = await startNode("n1", {
+    writeTimeoutMs: 200,
+    frameBytesMax: 1 << 20,
+    peers: { n2: `127.0.0.1:${listener.addr.port}` },
+  });
+  try {
+    await waitFor(() => n1.transport.isConnected("n2"), "first connection");
+    const chunk = new Uint8Array(256 * 1024);
+    for (let i = 0; i < 200; i++) n1.transport.send("n2", { groupId: 0, message: chunk });
+    await waitFor(() => n1.transport.stats().peers.n2.connects === 2, "redial after the stall");
+    assert.ok(n1.transport.stats().peers.n2.writeDrops > 0);
+  } finally {
+    await n1.transport.close();
+    for (const fc of stalled) fc.close();
+    listener.close();
+    await accepting.catch(() => {});
+  }
+});
+
+Deno.test("random-size messages between three nodes arrive intact and in order", async () => {
+  const random = seededRandom(testSeed("random sizes"));
+  const nodes = await startCluster(["n1", "n2", "n3"], () => ({ frameBytesMax: 1 << 20 }));
+  try {
+    const perPair = 300;
+    const sent = new Map<string, number[]>();
+    for (let seq = 0; seq < perPair; seq++) {
+      for (const from of nodes) {
+        for (const to of nodes) {
+          if (from === to) continue;
+          const size = random() < 0.05
+            ? Math.floor(random() * 200_000)
+            : Math.floor(random() * 200);
+          const key = `${from.id}>${to.id}`;
+          sent.set(key, [...(sent.get(key) ?? []), size]);
+          from.transport.send(to.id, {
+            groupId: seq,
+            message: new Uint8Array(size).fill(seq & 0xff),
+          });
+        }
+      }
+    }
+    await waitFor(() => nodes.every((n) => n.received.length === 2 * perPair), "all messages");
+    for (const to of nodes) {
+      for (const from of nodes) {
+        if (from === to) continue;
+        const got = to.received.filter((r) => r.from === from.id);
+        assert.deepEqual(
+          got.map((r) => r.envelope.groupId),
+          Array.from({ length: perPair }, (_, i) => i),
+        );
+        assert.deepEqual(
+          got.map((r) => (r.envelope.message as Uint8Array).byteLength),
+          sent.get(`${from.id}>${to.id}`),
+        );
+        assert.ok(
+          got.every((r) =>
+            (r.envelope.message as Uint8Array).every((b) => b === (r.envelope.groupId & 0xff))
+          ),
+        );
+      }
+    }
+  } finally {
+    await closeAll(nodes);
+  }
+});
+
+Deno.test("onPeerState reports a peer coming up and going down", async () => {
+  const events: string[] = [];
+  const nodes = await startCluster(
+    ["n1", "n2"],
+    (id) =>
+      id === "n1"
+        ? { onPeerState: (peer, up) => events.push(`${peer}:${up ? "up" : "down"}`) }
+        : {},
+  );
+  const [, n2] = nodes;
+  try {
+    assert.deepEqual(events, ["n2:up"]);
+    await n2.transport.close();
+    await waitFor(() => events.length === 2, "down event");
+    assert.deepEqual(events, ["n2:up", "n2:down"]);
+  } finally {
+    await closeAll(nodes);
+  }
 });

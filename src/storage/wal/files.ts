@@ -102,3 +102,35 @@ export function lockWalDir(dir: string): WalLock {
     },
   };
 }
+
+const START_NAME = "WAL.START";
+
+/** The id of the first WAL file a replay uses (0 when none was recorded: use the oldest file). */
+export function readStartId(dir: string): number {
+  let text: string;
+  try {
+    text = Deno.readTextFileSync(join(dir, START_NAME));
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return 0;
+    throw err;
+  }
+  const id = Number(text.trim());
+  if (!Number.isSafeInteger(id) || id < 1) {
+    throw new Error(`${join(dir, START_NAME)} holds no file id: ${text.slice(0, 40)}`);
+  }
+  return id;
+}
+
+/** Durably records `id` as the first WAL file a replay uses (write, sync, rename, sync dir). */
+export async function writeStartId(dir: string, id: number): Promise<void> {
+  const tmp = join(dir, `${START_NAME}.tmp`);
+  const file = await Deno.open(tmp, { write: true, create: true, truncate: true });
+  try {
+    await file.write(new TextEncoder().encode(`${id}\n`));
+    await file.syncData();
+  } finally {
+    file.close();
+  }
+  await Deno.rename(tmp, join(dir, START_NAME));
+  await syncDir(dir);
+}

@@ -120,35 +120,26 @@ export class GroupLog {
 
   /**
    * Installs a snapshot marker (Raft's rule): if the log holds `index` with `term`, the
-   * entries after it stay; otherwise the whole log is dropped. A marker older than the
-   * current one is ignored.
+   * entries after it stay; otherwise the whole log is dropped and ends at `index`. A marker
+   * older than the current one is ignored. Returns true when the whole log was dropped.
    */
-  applySnapshot(index: number, term: number): void {
-    if (index < this.snapIndex) return;
-    if (index === this.snapIndex && Number.isNaN(this.snapTerm)) {
-      this.snapTerm = term; // the marker written before the gap's files were deleted
-      return;
-    }
-    if (index === this.snapIndex && term === this.snapTerm) return;
-    const keep = index < this.lastIndex && this.termAt(index) === term;
+  applySnapshot(index: number, term: number): boolean {
+    if (index < this.snapIndex) return false;
+    if (index === this.snapIndex && term === this.snapTerm) return false;
+    const keep = index <= this.lastIndex && this.termAt(index) === term;
     const cut = keep ? index - this.firstIndex + 1 : this.terms.length;
     this.#dropCached(0, cut);
     for (const arr of this.#arrays()) arr.splice(0, cut);
     this.snapIndex = index;
     this.snapTerm = term;
+    return !keep;
   }
 
-  /**
-   * Recovery only: an entry at `index` follows a gap, left where garbage collection deleted
-   * files after writing a snapshot marker that comes later in the log. Drops the log and
-   * starts it at `index`, with the marker's term unknown (NaN) until that marker is replayed.
-   */
-  restartAt(index: number): void {
-    if (!(index > this.lastIndex + 1)) throw new Error(`restartAt(${index}) is not a gap`);
-    this.#dropCached(0, this.terms.length);
-    for (const arr of this.#arrays()) arr.length = 0;
-    this.snapIndex = index - 1;
-    this.snapTerm = NaN;
+  /** True when the group has any state worth a checkpoint record. */
+  hasState(): boolean {
+    const hs = this.hardState;
+    return this.lastIndex > 0 || this.snapTerm > 0 || hs.term > 0 || hs.commit > 0 ||
+      hs.vote !== null;
   }
 
   /** Forgets the cached data of `index` if it still is the entry written at that location. */

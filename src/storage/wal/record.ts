@@ -12,6 +12,8 @@ export const KIND_ENTRY = 1;
 export const KIND_HARD_STATE = 2;
 export const KIND_SNAPSHOT = 3;
 export const KIND_TRUNCATE = 4;
+/** At the head of every file: a group's log shape when the file was started. */
+export const KIND_CHECKPOINT = 5;
 
 /** Bytes before a record's kind-specific fields. */
 export const HEADER_BYTES = 13;
@@ -33,7 +35,15 @@ export type WalRecord =
   }
   | { kind: typeof KIND_HARD_STATE; group: GroupId; hardState: WalHardState }
   | { kind: typeof KIND_SNAPSHOT; group: GroupId; index: number; term: number }
-  | { kind: typeof KIND_TRUNCATE; group: GroupId; fromIndex: number };
+  | { kind: typeof KIND_TRUNCATE; group: GroupId; fromIndex: number }
+  | {
+    kind: typeof KIND_CHECKPOINT;
+    group: GroupId;
+    snapIndex: number;
+    snapTerm: number;
+    lastIndex: number;
+    lastTerm: number;
+  };
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder("utf-8", { fatal: true });
@@ -63,6 +73,8 @@ export function recordBytes(rec: WalRecord, voteBytes?: Uint8Array): number {
       return HEADER_BYTES + 16;
     case KIND_TRUNCATE:
       return HEADER_BYTES + 8;
+    case KIND_CHECKPOINT:
+      return HEADER_BYTES + 32;
   }
 }
 
@@ -110,6 +122,12 @@ export function encodeRecord(
     case KIND_TRUNCATE:
       setU64(dv, at, rec.fromIndex);
       break;
+    case KIND_CHECKPOINT:
+      setU64(dv, at, rec.snapIndex);
+      setU64(dv, at + 8, rec.snapTerm);
+      setU64(dv, at + 16, rec.lastIndex);
+      setU64(dv, at + 24, rec.lastTerm);
+      break;
   }
   dv.setUint32(offset, crc32(buf.subarray(offset + 4, offset + size)), true);
   return offset + size;
@@ -125,6 +143,7 @@ const FIXED_BODY: Record<number, number> = {
   [KIND_HARD_STATE]: HEADER_BYTES + 18 - 8,
   [KIND_SNAPSHOT]: HEADER_BYTES + 16 - 8,
   [KIND_TRUNCATE]: HEADER_BYTES + 8 - 8,
+  [KIND_CHECKPOINT]: HEADER_BYTES + 32 - 8,
 };
 
 /**
@@ -166,13 +185,22 @@ export function decodeRecord(buf: Uint8Array, offset: number, bodyBytesMax: numb
       const record: WalRecord = { kind, group, index: getU64(dv, at), term: getU64(dv, at + 8) };
       return { ok: true, record, bytes: size };
     }
+    case KIND_TRUNCATE: {
+      if (size !== fixed + 8) return { ok: false, reason: `bad length ${body}` };
+      const record: WalRecord = { kind, group, fromIndex: getU64(dv, at) };
+      return { ok: true, record, bytes: size };
+    }
     default: {
       if (size !== fixed + 8) return { ok: false, reason: `bad length ${body}` };
-      return {
-        ok: true,
-        record: { kind: KIND_TRUNCATE, group, fromIndex: getU64(dv, at) },
-        bytes: size,
+      const record: WalRecord = {
+        kind: KIND_CHECKPOINT,
+        group,
+        snapIndex: getU64(dv, at),
+        snapTerm: getU64(dv, at + 8),
+        lastIndex: getU64(dv, at + 16),
+        lastTerm: getU64(dv, at + 24),
       };
+      return { ok: true, record, bytes: size };
     }
   }
 }
@@ -196,6 +224,6 @@ function decodeHardState(
       return { ok: false, reason: "vote is not UTF-8" };
     }
   }
-  const hardState = { term: getU64(dv, at), commit: getU64(dv, at + 8), vote };
+  const hardState = { term: getU64(dv, at), vote, commit: getU64(dv, at + 8) };
   return { ok: true, record: { kind: KIND_HARD_STATE, group, hardState }, bytes: size };
 }

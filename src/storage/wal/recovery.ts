@@ -2,13 +2,18 @@
  * Rebuilds every group's log from the WAL files on open. A torn or corrupt tail of the newest
  * file is cut off (and logged with file and offset); a bad record in an older file is
  * corruption of acknowledged data and fails the open with CorruptionError.
+ *
+ * The first file replayed (the one WAL.START names, else the oldest) starts from its
+ * checkpoint: garbage collection moves the start only once every group has released the
+ * entries up to its checkpointed last index and no later record reaches back below it.
  */
 import { CorruptionError } from "../errors.ts";
 import type { Logger } from "../../log.ts";
-import { FILE_MAGIC, hasMagic, listWalFiles, walFilePath } from "./files.ts";
+import { FILE_MAGIC, hasMagic, listWalFiles, readStartId, walFilePath } from "./files.ts";
 import { type EntryCache, GroupLog } from "./group_log.ts";
 import {
   decodeRecord,
+  KIND_CHECKPOINT,
   KIND_ENTRY,
   KIND_HARD_STATE,
   KIND_SNAPSHOT,
@@ -17,141 +22,184 @@ import {
 import type { WalRecord } from "./record.ts";
 import type { GroupId } from "./types.ts";
 
-/** For each file, for each group with entry or truncate records in it, the highest index they name. */
-export type FileNeeds = Map<number, Map<GroupId, number>>;
-
-/** What recovery found. */
-export interface Recovered {
-  groups: Map<GroupId, GroupLog>;
-  needs: FileNeeds;
-  /** Sizes of the files kept, by id. */
-  fileBytes: Map<number, number>;
-  /** Highest file id seen (0 if none), so new files never reuse an id. */
-  maxFileId: number;
-  /** Bytes cut from the newest file's tail. */
-  truncatedBytes: number;
+/** A group's log end as a file's checkpoint recorded it. */
+export interface LogEnd {
+  lastIndex: number;
+  lastTerm: number;
 }
 
-/** Applies one durable record to the groups; shared by recovery and the live write path. */
-export function applyRecord(
-  groups: Map<GroupId, GroupLog>,
-  needs: FileNeeds,
-  rec: WalRecord,
-  at: { fileId: number; offset: number; data?: Uint8Array; allowGap?: boolean },
-  cache: EntryCache,
-): boolean {
-  let log = groups.get(rec.group);
+/** Everything the WAL knows about its groups and files, rebuilt by recovery. */
+export interface WalState {
+  groups: Map<GroupId, GroupLog>;
+  /** Per file, per group: the lowest log index its records reach back to. */
+  refs: Map<number, Map<GroupId, number>>;
+  /** Per file: each group's log end when the file was started. */
+  checkpoints: Map<number, Map<GroupId, LogEnd>>;
+  /** Sizes of the files, by id. */
+  fileBytes: Map<number, number>;
+  cache: EntryCache;
+}
+
+/** Where a record sits and how to apply it. */
+export interface RecordSite {
+  fileId: number;
+  offset: number;
+  /** Entry data to keep in memory (the live path); recovery leaves it on disk. */
+  data?: Uint8Array;
+  /** True for the records of the first file replayed: its checkpoint starts each group. */
+  first?: boolean;
+}
+
+/**
+ * Applies one durable record; shared by recovery and the live write path so both build the
+ * same state. Returns a description of the problem when the record does not fit the log.
+ */
+export function applyRecord(state: WalState, rec: WalRecord, at: RecordSite): string | undefined {
+  let log = state.groups.get(rec.group);
   if (log === undefined) {
-    log = new GroupLog(rec.group, cache);
-    groups.set(rec.group, log);
+    log = new GroupLog(rec.group, state.cache);
+    state.groups.set(rec.group, log);
   }
   switch (rec.kind) {
     case KIND_ENTRY:
-      noteNeed(needs, at.fileId, rec.group, rec.index);
-      if (log.append(rec.index, rec.term, rec.type, at, rec.data.byteLength, at.data)) return true;
-      if (!at.allowGap) return false;
-      log.restartAt(rec.index);
-      return log.append(rec.index, rec.term, rec.type, at, rec.data.byteLength, at.data);
+      noteRef(state, at.fileId, rec.group, rec.index);
+      if (log.append(rec.index, rec.term, rec.type, at, rec.data.byteLength, at.data)) return;
+      return `group ${rec.group} entry ${rec.index} follows ${log.lastIndex} (a gap)`;
     case KIND_HARD_STATE:
       log.hardState = { ...rec.hardState };
-      return true;
+      return;
     case KIND_SNAPSHOT:
-      log.applySnapshot(rec.index, rec.term);
-      return true;
+      if (log.applySnapshot(rec.index, rec.term)) {
+        noteRef(state, at.fileId, rec.group, rec.index + 1);
+      }
+      return;
     case KIND_TRUNCATE:
-      noteNeed(needs, at.fileId, rec.group, rec.fromIndex);
+      noteRef(state, at.fileId, rec.group, rec.fromIndex);
       log.truncateFrom(rec.fromIndex);
-      return true;
+      return;
+    case KIND_CHECKPOINT:
+      return applyCheckpoint(state, log, rec, at);
   }
 }
 
-function noteNeed(needs: FileNeeds, fileId: number, group: GroupId, index: number): void {
-  let m = needs.get(fileId);
+function applyCheckpoint(
+  state: WalState,
+  log: GroupLog,
+  rec: Extract<WalRecord, { kind: typeof KIND_CHECKPOINT }>,
+  at: RecordSite,
+): string | undefined {
+  let ends = state.checkpoints.get(at.fileId);
+  if (ends === undefined) {
+    ends = new Map();
+    state.checkpoints.set(at.fileId, ends);
+  }
+  ends.set(rec.group, { lastIndex: rec.lastIndex, lastTerm: rec.lastTerm });
+  if (at.first) {
+    // The files before this one are gone: the group's log starts after its checkpointed end.
+    log.applySnapshot(rec.snapIndex, rec.snapTerm);
+    if (rec.lastIndex > rec.snapIndex) log.applySnapshot(rec.lastIndex, rec.lastTerm);
+    return;
+  }
+  if (log.lastIndex !== rec.lastIndex || log.termAt(rec.lastIndex) !== rec.lastTerm) {
+    return `group ${rec.group} checkpoint says last ${rec.lastIndex}/${rec.lastTerm}, replay has ${log.lastIndex}/${
+      log.termAt(log.lastIndex)
+    }`;
+  }
+}
+
+function noteRef(state: WalState, fileId: number, group: GroupId, index: number): void {
+  let m = state.refs.get(fileId);
   if (m === undefined) {
     m = new Map();
-    needs.set(fileId, m);
+    state.refs.set(fileId, m);
   }
   const old = m.get(group);
-  if (old === undefined || index > old) m.set(group, index);
+  if (old === undefined || index < old) m.set(group, index);
 }
 
-/** Reads every WAL file in `dir` in order and rebuilds the groups. */
+/** Reads every WAL file in `dir` in order and rebuilds the state. */
 export async function recoverWal(
   dir: string,
   options: { bodyBytesMax: number; logger: Logger; cache: EntryCache },
-): Promise<Recovered> {
-  const ids = listWalFiles(dir);
-  const out: Recovered = {
+): Promise<{ state: WalState; maxFileId: number; truncatedBytes: number }> {
+  const all = listWalFiles(dir);
+  const startId = readStartId(dir);
+  if (startId > 0 && !all.includes(startId)) {
+    throw new CorruptionError(
+      `WAL in ${dir}: the first file ${walFilePath(dir, startId)} is missing`,
+      dir,
+      0,
+    );
+  }
+  for (const id of all.filter((id) => id < startId)) {
+    // Garbage collection moved the start past these and was interrupted before deleting them.
+    options.logger.info("removing a WAL file before the start", { file: walFilePath(dir, id) });
+    await Deno.remove(walFilePath(dir, id));
+  }
+  const ids = all.filter((id) => id >= startId);
+  const state: WalState = {
     groups: new Map(),
-    needs: new Map(),
+    refs: new Map(),
+    checkpoints: new Map(),
     fileBytes: new Map(),
-    maxFileId: ids.length > 0 ? ids[ids.length - 1] : 0,
-    truncatedBytes: 0,
+    cache: options.cache,
   };
+  let truncatedBytes = 0;
   for (let i = 0; i < ids.length; i++) {
-    await recoverFile(ids[i], i === ids.length - 1, dir, options, out);
+    const newest = i === ids.length - 1;
+    truncatedBytes += await recoverFile(ids[i], { newest, first: i === 0, dir, ...options }, state);
   }
-  for (const log of out.groups.values()) {
-    if (Number.isNaN(log.snapTerm)) {
-      throw new CorruptionError(
-        `WAL in ${dir}: group ${log.group}'s entries before ${log.firstIndex} are missing with no snapshot marker covering them (a WAL file was lost)`,
-        dir,
-        0,
-      );
-    }
-  }
-  return out;
+  return { state, maxFileId: all.length > 0 ? all[all.length - 1] : 0, truncatedBytes };
 }
 
 async function recoverFile(
   fileId: number,
-  newest: boolean,
-  dir: string,
-  options: { bodyBytesMax: number; logger: Logger; cache: EntryCache },
-  out: Recovered,
-): Promise<void> {
-  const path = walFilePath(dir, fileId);
+  options: { newest: boolean; first: boolean; dir: string; bodyBytesMax: number; logger: Logger },
+  state: WalState,
+): Promise<number> {
+  const path = walFilePath(options.dir, fileId);
   const buf = await Deno.readFile(path);
   if (!hasMagic(buf)) {
-    if (newest && buf.byteLength < FILE_MAGIC.byteLength) {
+    if (options.newest && buf.byteLength < FILE_MAGIC.byteLength) {
       options.logger.warn("removing a WAL file torn before its header", {
         file: path,
         bytes: buf.byteLength,
       });
       await Deno.remove(path);
-      out.truncatedBytes += buf.byteLength;
-      return;
+      return buf.byteLength;
     }
     throw new CorruptionError(`WAL file ${path} does not start with the WAL header`, path, 0);
   }
   let offset = FILE_MAGIC.byteLength;
+  let cut = 0;
   while (offset < buf.byteLength) {
     const res = decodeRecord(buf, offset, options.bodyBytesMax);
     if (!res.ok) {
-      if (!newest) {
+      if (!options.newest) {
         throw new CorruptionError(
           `WAL file ${path} is corrupt at offset ${offset} (${res.reason}); restore it or this node's data from a replica`,
           path,
           offset,
         );
       }
+      cut = buf.byteLength - offset;
       options.logger.warn("truncating a torn WAL tail", {
         file: path,
         offset,
         reason: res.reason,
-        bytes: buf.byteLength - offset,
+        bytes: cut,
       });
       await truncateDurably(path, offset);
-      out.truncatedBytes += buf.byteLength - offset;
       break;
     }
-    const at = { fileId, offset, allowGap: true };
-    if (!applyRecord(out.groups, out.needs, res.record, at, options.cache)) {
-      throw new Error(`WAL recovery: record at ${path} offset ${offset} was not applied`);
+    const problem = applyRecord(state, res.record, { fileId, offset, first: options.first });
+    if (problem !== undefined) {
+      throw new CorruptionError(`WAL file ${path} offset ${offset}: ${problem}`, path, offset);
     }
     offset += res.bytes;
   }
-  out.fileBytes.set(fileId, Math.min(offset, buf.byteLength));
+  state.fileBytes.set(fileId, offset);
+  return cut;
 }
 
 async function truncateDurably(path: string, size: number): Promise<void> {

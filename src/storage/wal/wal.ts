@@ -15,13 +15,14 @@ import {
   WalRecordTooLargeError,
   WalUnavailableError,
 } from "./errors.ts";
-import { FILE_MAGIC, lockWalDir, syncDir, walFilePath } from "./files.ts";
+import { FILE_MAGIC, lockWalDir, syncDir, walFilePath, writeStartId } from "./files.ts";
 import type { WalLock } from "./files.ts";
 import { EntryCache, type GroupLog } from "./group_log.ts";
 import { Projection } from "./projection.ts";
 import {
   encodeRecord,
   ENTRY_HEADER_BYTES,
+  KIND_CHECKPOINT,
   KIND_ENTRY,
   KIND_HARD_STATE,
   KIND_SNAPSHOT,
@@ -31,7 +32,7 @@ import {
 } from "./record.ts";
 import type { WalRecord } from "./record.ts";
 import { applyRecord, recoverWal } from "./recovery.ts";
-import type { FileNeeds } from "./recovery.ts";
+import type { WalState } from "./recovery.ts";
 import type {
   GroupId,
   WalAppend,
@@ -134,13 +135,13 @@ export async function openWal(dir: string, options: WalOptions = {}): Promise<Wa
     const cache = new EntryCache(cfg.cacheBytesMax);
     const bodyBytesMax = Math.max(cfg.appendBytesMax, cfg.entryBytesMax + ENTRY_HEADER_BYTES);
     const rec = await recoverWal(dir, { bodyBytesMax, logger, cache });
-    const wal = new Wal(dir, cfg, logger, lock, cache, rec);
+    const wal = new Wal(dir, cfg, logger, lock, rec.state);
     await wal.startFile(rec.maxFileId + 1);
     wal.recoveryMs = performance.now() - t0;
     logger.info("WAL open", {
       dir,
-      groups: rec.groups.size,
-      files: rec.fileBytes.size + 1,
+      groups: rec.state.groups.size,
+      files: rec.state.fileBytes.size + 1,
       truncatedBytes: rec.truncatedBytes,
       recoveryMs: Math.round(wal.recoveryMs),
     });
@@ -155,8 +156,8 @@ export async function openWal(dir: string, options: WalOptions = {}): Promise<Wa
 export class Wal {
   /** Time open() spent rebuilding the groups. */
   recoveryMs = 0;
+  #state: WalState;
   #groups: Map<GroupId, GroupLog>;
-  #needs: FileNeeds;
   #fileBytes: Map<number, number>;
   #readers = new Map<number, Deno.FsFile>();
   #active: ActiveFile | undefined;
@@ -183,12 +184,11 @@ export class Wal {
     private readonly cfg: Config,
     private readonly logger: Logger,
     private readonly lock: WalLock,
-    private readonly cache: EntryCache,
-    recovered: { groups: Map<GroupId, GroupLog>; needs: FileNeeds; fileBytes: Map<number, number> },
+    state: WalState,
   ) {
-    this.#groups = recovered.groups;
-    this.#needs = recovered.needs;
-    this.#fileBytes = recovered.fileBytes;
+    this.#state = state;
+    this.#groups = state.groups;
+    this.#fileBytes = state.fileBytes;
     this.#gcWanted = true;
   }
 
@@ -445,17 +445,9 @@ export class Wal {
             offsets[i] + ENTRY_HEADER_BYTES + r.rec.data.byteLength,
           )
           : undefined;
-        const ok = applyRecord(
-          this.#groups,
-          this.#needs,
-          r.rec,
-          { fileId, offset, data },
-          this.cache,
-        );
-        if (!ok) {
-          throw new Error(
-            `WAL invariant: group ${p.group} got a gap at file ${fileId} offset ${offset}`,
-          );
+        const problem = applyRecord(this.#state, r.rec, { fileId, offset, data });
+        if (problem !== undefined) {
+          throw new Error(`WAL invariant: file ${fileId} offset ${offset}: ${problem}`);
         }
         i++;
       }
@@ -485,31 +477,21 @@ export class Wal {
   }
 
   /**
-   * Starts file `id` with the header and a checkpoint of every group's hard state and
-   * snapshot marker, makes it durable, and makes it the active file. Internal (open, roll).
+   * Starts file `id` with the header and a checkpoint of every group (snapshot marker, log
+   * end, hard state), makes it durable, and makes it the active file. Internal (open, roll).
    */
   async startFile(id: number): Promise<void> {
-    const records: Encoded[] = [];
-    for (const log of this.#groups.values()) {
-      if (log.snapIndex > 0 || log.snapTerm > 0) {
-        records.push({
-          rec: { kind: KIND_SNAPSHOT, group: log.group, index: log.snapIndex, term: log.snapTerm },
-        });
-      }
-      const hs = log.hardState;
-      if (hs.term > 0 || hs.commit > 0 || hs.vote !== null) {
-        records.push({
-          rec: { kind: KIND_HARD_STATE, group: log.group, hardState: hs },
-          vote: voteBytesOf(hs),
-        });
-      }
-    }
+    const records = this.#checkpointRecords();
     let size = FILE_MAGIC.byteLength;
     for (const r of records) size += recordBytes(r.rec, r.vote);
     const buf = new Uint8Array(size);
     buf.set(FILE_MAGIC, 0);
+    const offsets: number[] = [];
     let at = FILE_MAGIC.byteLength;
-    for (const r of records) at = encodeRecord(buf, at, r.rec, r.vote);
+    for (const r of records) {
+      offsets.push(at);
+      at = encodeRecord(buf, at, r.rec, r.vote);
+    }
     const path = walFilePath(this.dir, id);
     const file = await Deno.open(path, { write: true, createNew: true, append: true });
     try {
@@ -521,6 +503,12 @@ export class Wal {
       await Deno.remove(path).catch(() => {});
       throw ioError(err, `starting WAL file ${path}`);
     }
+    for (let i = 0; i < records.length; i++) {
+      const problem = applyRecord(this.#state, records[i].rec, { fileId: id, offset: offsets[i] });
+      if (problem !== undefined) {
+        throw new Error(`WAL invariant: checkpoint of file ${id}: ${problem}`);
+      }
+    }
     const old = this.#active;
     this.#active = { id, file, sizeBytes: size };
     this.#fileBytes.set(id, size);
@@ -531,62 +519,87 @@ export class Wal {
     this.#gcWanted = true;
   }
 
+  #checkpointRecords(): Encoded[] {
+    const records: Encoded[] = [];
+    for (const log of this.#groups.values()) {
+      if (!log.hasState()) continue;
+      const last = log.lastIndex;
+      records.push({
+        rec: {
+          kind: KIND_CHECKPOINT,
+          group: log.group,
+          snapIndex: log.snapIndex,
+          snapTerm: log.snapTerm,
+          lastIndex: last,
+          lastTerm: log.termAt(last)!,
+        },
+      });
+      const hs = log.hardState;
+      records.push({
+        rec: { kind: KIND_HARD_STATE, group: log.group, hardState: hs },
+        vote: voteBytesOf(hs),
+      });
+    }
+    return records;
+  }
+
   // ---- garbage collection ----
 
-  /** Deletes closed files whose entries every group has released (after writing markers). */
+  /**
+   * Moves the replay start to the newest file that can start a replay on its own (for every
+   * group its checkpoint names, the entries up to the checkpointed last index are released or
+   * below the snapshot marker, and no record from that file on reaches back below it), then
+   * deletes the files before it. The start is recorded durably first, so a crash part-way
+   * leaves files that the next open removes.
+   */
   async #collect(): Promise<void> {
-    const activeId = this.#active!.id;
-    const doomed: number[] = [];
-    const cutAt = new Map<GroupId, number>();
-    for (const id of [...this.#fileBytes.keys()].sort((a, b) => a - b)) {
-      if (id === activeId) continue;
-      const needs = this.#needs.get(id) ?? new Map<GroupId, number>();
-      let free = true;
-      for (const [group, maxIndex] of needs) {
-        const log = this.#groups.get(group)!;
-        if (maxIndex >= Math.max(log.releaseBefore, log.snapIndex + 1)) free = false;
-      }
-      if (!free) continue;
-      doomed.push(id);
-      for (const [group, maxIndex] of needs) {
-        cutAt.set(group, Math.max(cutAt.get(group) ?? 0, maxIndex));
+    const ids = [...this.#fileBytes.keys()].sort((a, b) => a - b);
+    const startOk = this.#replayStarts(ids);
+    const cut = startOk.lastIndexOf(true);
+    if (cut <= 0) return;
+    const first = ids[cut];
+    await writeStartId(this.dir, first);
+    for (const [group, end] of this.#state.checkpoints.get(first) ?? new Map()) {
+      const log = this.#groups.get(group)!;
+      if (end.lastIndex <= log.snapIndex) continue;
+      // The same compaction a replay starting at `first` performs.
+      if (log.applySnapshot(end.lastIndex, end.lastTerm)) {
+        throw new Error(
+          `WAL invariant: group ${group} changed below its checkpoint ${end.lastIndex}`,
+        );
       }
     }
-    if (doomed.length === 0) return;
-    await this.#writeMarkers(cutAt);
+    const doomed = ids.slice(0, cut);
     for (const id of doomed) {
       this.#readers.get(id)?.close();
       this.#readers.delete(id);
       await Deno.remove(walFilePath(this.dir, id));
       this.#fileBytes.delete(id);
-      this.#needs.delete(id);
+      this.#state.refs.delete(id);
+      this.#state.checkpoints.delete(id);
       this.#counters.filesDeleted++;
     }
     await syncDir(this.dir);
     this.logger.debug("WAL files deleted", { files: doomed });
   }
 
-  /** Compacts each group up to the highest entry index in the files about to be deleted. */
-  async #writeMarkers(cutAt: Map<GroupId, number>): Promise<void> {
-    const batch: Pending[] = [];
-    const done: Promise<void>[] = [];
-    for (const [group, maxIndex] of cutAt) {
-      const log = this.#groups.get(group)!;
-      const index = Math.min(maxIndex, log.lastIndex);
-      if (index <= log.snapIndex) continue;
-      const term = log.termAt(index)!;
-      const pending = this.#prepare(group, { snapshot: { index, term } });
-      done.push(
-        new Promise<void>((resolve, reject) => {
-          pending.resolve = resolve;
-          pending.reject = reject;
-        }),
-      );
-      batch.push(pending);
+  /** For each file (ascending ids), whether a replay could start at it. */
+  #replayStarts(ids: number[]): boolean[] {
+    const ok: boolean[] = new Array(ids.length).fill(false);
+    const reach = new Map<GroupId, number>(); // lowest index reached from file j on
+    for (let j = ids.length - 1; j >= 0; j--) {
+      for (const [group, index] of this.#state.refs.get(ids[j]) ?? new Map<GroupId, number>()) {
+        reach.set(group, Math.min(reach.get(group) ?? Infinity, index));
+      }
+      let fine = true;
+      for (const [group, end] of this.#state.checkpoints.get(ids[j]) ?? new Map()) {
+        const log = this.#groups.get(group)!;
+        const bound = Math.max(log.releaseBefore, log.snapIndex + 1);
+        if (end.lastIndex >= bound || (reach.get(group) ?? Infinity) <= end.lastIndex) fine = false;
+      }
+      ok[j] = fine;
     }
-    if (batch.length === 0) return;
-    await this.#flush(batch);
-    await Promise.all(done);
+    return ok;
   }
 
   // ---- reads ----
@@ -699,18 +712,23 @@ export class Wal {
       fileBytes,
       groups: this.#groups.size,
       entries,
-      cachedBytes: this.cache.bytes,
+      cachedBytes: this.#state.cache.bytes,
       pending: this.#pending.length,
       recoveryMs: this.recoveryMs,
     };
+  }
+
+  /** Resolves once queued appends, rolls and background file deletion have all finished. */
+  async settle(): Promise<void> {
+    for (let i = 0; i < 10_000 && this.#running !== undefined; i++) await this.#running;
+    if (this.#running !== undefined) throw new Error("WAL settle: the flush loop did not stop");
   }
 
   /** Waits for queued appends and background file deletion, then closes the files and frees the lock. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    for (let i = 0; i < 10_000 && this.#running !== undefined; i++) await this.#running;
-    if (this.#running !== undefined) throw new Error("WAL close: the flush loop did not stop");
+    await this.settle();
     this.#active?.file.close();
     this.#active = undefined;
     for (const r of this.#readers.values()) r.close();
