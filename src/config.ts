@@ -39,6 +39,23 @@ export interface Config {
   logLevel: LogLevel;
   /** Record and export Prometheus metrics (/metrics). */
   metrics: boolean;
+  /** Replicated mode: set when --cluster is given; absent = a standalone node as before. */
+  cluster?: ClusterConfig;
+}
+
+/** The replicated-mode settings (--cluster, --peer, --secret-file, --raft-*). */
+export interface ClusterConfig {
+  /** Every initial voter: node id -> peer address host:port. Names this node. */
+  members: Record<string, string>;
+  /** Where this node's peer transport listens (--peer; default its --cluster entry). */
+  peerHost: string;
+  peerPort: number;
+  /** File holding the cluster secret; without it RINGKV_CLUSTER_SECRET is read. */
+  secretFile?: string;
+  tickMs: number;
+  electionTicks: number;
+  heartbeatTicks: number;
+  proposalTimeoutMs: number;
 }
 
 /** Raised for any invalid flag, variable or file entry; the message names it. */
@@ -186,6 +203,53 @@ const flagSpecs: readonly FlagSpec[] = [
     fallback: "on",
     choices: ["on", "off"],
     help: "record and export Prometheus metrics at /metrics",
+  },
+  {
+    name: "peer",
+    kind: "address",
+    help: "peer (Raft) listen address host:port; default: this node's --cluster entry",
+  },
+  {
+    name: "cluster",
+    kind: "string",
+    help: "initial voters id=host:port,id=host:port,...; given = replicated mode",
+  },
+  {
+    name: "secret-file",
+    kind: "string",
+    help: "file holding the cluster secret (else env RINGKV_CLUSTER_SECRET)",
+  },
+  {
+    name: "raft-tick-ms",
+    kind: "int",
+    fallback: "10",
+    min: 1,
+    max: 10_000,
+    help: "period of one Raft tick",
+  },
+  {
+    name: "raft-election-ticks",
+    kind: "int",
+    fallback: "20",
+    min: 2,
+    max: 10_000,
+    help: "ticks without a leader before a follower campaigns (randomized up to 2x)",
+  },
+  {
+    name: "raft-heartbeat-ticks",
+    kind: "int",
+    fallback: "2",
+    min: 1,
+    max: 10_000,
+    help: "ticks between leader heartbeats (less than --raft-election-ticks)",
+  },
+  {
+    name: "raft-proposal-timeout-ms",
+    kind: "int",
+    fallback: "5000",
+    min: 10,
+    max: 600_000,
+    help: "longest wait for a write to commit before answering 503 outcome-unknown",
   },
   {
     name: "log-level",
@@ -410,7 +474,69 @@ function buildConfig(raw: Map<string, { value: RawValue; source: string }>): Con
     logLevel: choice<LogLevel>("log-level"),
     metrics: choice<"on" | "off">("metrics") === "on",
   };
+  const cluster = buildClusterConfig({ id, raw, str, num });
+  if (cluster !== undefined) config.cluster = cluster;
   return config;
+}
+
+/** Parses "--cluster n1=host:port,n2=host:port" into id -> address. */
+function parseMembers(raw: string, source: string): Record<string, string> {
+  const members: Record<string, string> = {};
+  const parts = raw.split(",").map((p) => p.trim()).filter((p) => p !== "");
+  if (parts.length === 0 || parts.length > 64) {
+    throw new ConfigError(`${source}: expected 1-64 entries id=host:port, got "${raw}"`);
+  }
+  for (const part of parts) {
+    const eq = part.indexOf("=");
+    const id = part.slice(0, eq);
+    if (eq <= 0 || !/^[A-Za-z0-9_.-]{1,64}$/.test(id)) {
+      throw new ConfigError(`${source}: "${part}" is not id=host:port`);
+    }
+    if (members[id] !== undefined) throw new ConfigError(`${source}: ${id} is named twice`);
+    const address = parseAddress(part.slice(eq + 1), source);
+    if (address.port === 0) throw new ConfigError(`${source}: ${id} needs a real port, not 0`);
+    members[id] = part.slice(eq + 1);
+  }
+  return members;
+}
+
+function buildClusterConfig(parts: {
+  id: string;
+  raw: Map<string, { value: RawValue; source: string }>;
+  str: (name: string) => string | undefined;
+  num: (name: string) => number;
+}): ClusterConfig | undefined {
+  const { id, raw, str, num } = parts;
+  const clusterRaw = raw.get("cluster");
+  if (clusterRaw === undefined) {
+    for (const flag of ["peer", "secret-file"]) {
+      if (raw.has(flag)) throw new ConfigError(`--${flag} needs --cluster`);
+    }
+    return undefined;
+  }
+  const members = parseMembers(String(clusterRaw.value), clusterRaw.source);
+  if (members[id] === undefined) {
+    throw new ConfigError(`${clusterRaw.source}: does not name this node (--id ${id})`);
+  }
+  const peerRaw = raw.get("peer");
+  const peer = peerRaw === undefined
+    ? parseAddress(members[id], clusterRaw.source)
+    : parseAddress(String(peerRaw.value), peerRaw.source);
+  const electionTicks = num("raft-election-ticks");
+  const heartbeatTicks = num("raft-heartbeat-ticks");
+  if (heartbeatTicks >= electionTicks) {
+    throw new ConfigError("--raft-heartbeat-ticks must be less than --raft-election-ticks");
+  }
+  return {
+    members,
+    peerHost: peer.host,
+    peerPort: peer.port,
+    secretFile: str("secret-file"),
+    tickMs: num("raft-tick-ms"),
+    electionTicks,
+    heartbeatTicks,
+    proposalTimeoutMs: num("raft-proposal-timeout-ms"),
+  };
 }
 
 /** The configuration with no flags, environment or file: what `deno task start` runs. */
@@ -468,5 +594,15 @@ export function configSummary(config: Config): Record<string, unknown> {
     disk_quota: config.diskBytesMax,
     log_level: config.logLevel,
     metrics: config.metrics,
+    ...(config.cluster === undefined ? {} : {
+      cluster: {
+        members: config.cluster.members,
+        peer: `${config.cluster.peerHost}:${config.cluster.peerPort}`,
+        tick_ms: config.cluster.tickMs,
+        election_ticks: config.cluster.electionTicks,
+        heartbeat_ticks: config.cluster.heartbeatTicks,
+        proposal_timeout_ms: config.cluster.proposalTimeoutMs,
+      },
+    }),
   };
 }

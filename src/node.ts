@@ -3,7 +3,8 @@
  * gracefully. `serveCommand` is `main.ts serve`; `startNode` is the same for tests and benches.
  */
 import { type ApiHandler, createApiHandler } from "./api/mod.ts";
-import { LocalKvService } from "./cluster/mod.ts";
+import { type KvService, LocalKvService } from "./cluster/mod.ts";
+import { openReplicatedService, readClusterSecret } from "./cluster/replicated_node.ts";
 import { type Config, ConfigError, configSummary, helpText, parseConfig } from "./config.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { Metrics } from "./metrics.ts";
@@ -27,6 +28,8 @@ export interface StartNodeOptions {
   logger?: Logger;
   /** Longest wait for in-flight requests on close. Default 10 s. */
   stopTimeoutMs?: number;
+  /** Replicated mode: called once if the Raft group fails and the node must stop. */
+  onFatal?: (error: unknown) => void;
 }
 
 function urlHost(host: string): string {
@@ -42,11 +45,20 @@ async function readTls(config: Config): Promise<{ cert: string; key: string } | 
   return { cert, key };
 }
 
-/** Opens the store of `config` and wraps it in the single-node service. */
+/** Opens the store of `config` and wraps it in the single-node service (or the replicated one). */
 async function openService(
   config: Config,
-  options: { logger: Logger; metrics?: Metrics },
-): Promise<LocalKvService> {
+  options: { logger: Logger; metrics?: Metrics; onFatal?: (error: unknown) => void },
+): Promise<KvService> {
+  if (config.cluster !== undefined) {
+    const service = await openReplicatedService(config, {
+      secret: await readClusterSecret(config.cluster),
+      logger: options.logger,
+      onFatal: options.onFatal ?? (() => {}),
+    });
+    options.metrics?.setStatusSource(() => service.status());
+    return service;
+  }
   const store = await open(config.dataDir, {
     segmentBytesMax: config.segmentBytesMax,
     keyBytesMax: config.keyBytesMax,
@@ -73,7 +85,7 @@ export async function startNode(
     createLogger({ level: config.logLevel, fields: { node: config.id } });
   const tls = await readTls(config);
   const metrics = config.metrics ? new Metrics() : undefined;
-  const service = await openService(config, { logger, metrics });
+  const service = await openService(config, { logger, metrics, onFatal: options.onFatal });
   const api = createApiHandler({
     service,
     limits: config,
@@ -112,7 +124,7 @@ export async function startNode(
 interface RunningParts {
   api: ApiHandler;
   server: Deno.HttpServer<Deno.NetAddr>;
-  service: LocalKvService;
+  service: KvService;
   logger: Logger;
   url: string;
 }
@@ -179,7 +191,13 @@ export async function serveCommand(args: string[]): Promise<number> {
   const logger = createLogger({ level: config.logLevel, fields: { node: config.id } });
   let node: NodeHandle;
   try {
-    node = await startNode(config, { logger });
+    node = await startNode(config, {
+      logger,
+      onFatal: () => {
+        logger.error("stopping: a Raft group failed");
+        Deno.exit(1);
+      },
+    });
   } catch (error) {
     logger.error("cannot start", { error, code: (error as { code?: string }).code });
     return 1;

@@ -13,6 +13,20 @@ function hexValue(code: number): number {
   return -1;
 }
 
+/** Up to this length a JS loop beats TextEncoder's call into the runtime for ASCII text. */
+const asciiLoopLengthMax = 256;
+
+/** The bytes of `text` when it is all ASCII, else undefined (then TextEncoder does it). */
+function asciiBytes(text: string): Uint8Array | undefined {
+  const out = new Uint8Array(text.length);
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code >= 0x80) return undefined;
+    out[i] = code;
+  }
+  return out;
+}
+
 /**
  * Percent-decodes `text` to raw bytes: `%FF` is the byte 0xFF; other characters are taken as
  * UTF-8. With `plusIsSpace` (query strings) `+` is a space. Returns undefined for a `%` not
@@ -23,7 +37,11 @@ export function percentDecode(
   options: { plusIsSpace?: boolean } = {},
 ): Uint8Array | undefined {
   const plus = options.plusIsSpace === true;
-  if (text.indexOf("%") < 0 && (!plus || text.indexOf("+") < 0)) return encoder.encode(text);
+  if (text.indexOf("%") < 0 && (!plus || text.indexOf("+") < 0)) {
+    return text.length <= asciiLoopLengthMax
+      ? asciiBytes(text) ?? encoder.encode(text)
+      : encoder.encode(text);
+  }
   const raw = encoder.encode(text);
   const out = new Uint8Array(raw.byteLength);
   let n = 0;

@@ -27,6 +27,8 @@ export const problems = {
   "internal": { status: 500, title: "Internal error" },
   "overloaded": { status: 503, title: "Too many requests in progress" },
   "unavailable": { status: 503, title: "Service unavailable" },
+  "no-leader": { status: 503, title: "No leader; the request was not applied" },
+  "outcome-unknown": { status: 503, title: "Outcome unknown; the write may have been applied" },
   "insufficient-storage": { status: 507, title: "Insufficient storage" },
 } as const;
 
@@ -99,6 +101,18 @@ export function serviceErrorResponse(error: unknown): Response | undefined {
       return problemResponse("unavailable", "the node is not serving now; retry shortly", {
         headers: retryAfter,
       });
+    case "no_leader":
+      return problemResponse(
+        "no-leader",
+        `${message}; it had no effect: retry after Retry-After`,
+        { headers: retryAfter },
+      );
+    case "outcome_unknown":
+      return problemResponse(
+        "outcome-unknown",
+        `${message}; read the key before retrying a non-idempotent write`,
+        { headers: retryAfter },
+      );
     case "io_error":
       return problemResponse(
         "internal",

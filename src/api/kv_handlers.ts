@@ -39,21 +39,13 @@ function keyTooLong(keyBytesMax: number): HttpError {
 }
 
 /**
- * Validated GET response headers by version: building a Headers object validates every name
- * and value (about 2 µs for two headers), copying a built one is cheap, and hot keys are read
- * again and again at the same version. Response copies the headers, so sharing is safe.
+ * Response headers are set on the built Response rather than passed in its init: converting a
+ * ResponseInit's headers dictionary costs about 2-3 µs a response, two `set` calls about 0.4.
  */
-const valueHeadersCache = new Map<number, Headers>();
-const valueHeadersCacheMax = 4096;
-
-function valueHeaders(version: number): Headers {
-  let headers = valueHeadersCache.get(version);
-  if (headers === undefined) {
-    if (valueHeadersCache.size >= valueHeadersCacheMax) valueHeadersCache.clear();
-    headers = new Headers({ "content-type": "application/octet-stream", "etag": etag(version) });
-    valueHeadersCache.set(version, headers);
-  }
-  return headers;
+export function withHeaders(response: Response, contentType: string, version: number): Response {
+  response.headers.set("content-type", contentType);
+  response.headers.set("etag", etag(version));
+  return response;
 }
 
 const versionTag = /^"(\d{1,16})"$/;
@@ -115,10 +107,11 @@ export async function handleGet(request: Request, ctx: RequestContext): Promise<
       },
     });
   }
-  return new Response(found.value as Uint8Array<ArrayBuffer>, {
-    status: 200,
-    headers: valueHeaders(found.version),
-  });
+  return withHeaders(
+    new Response(found.value as Uint8Array<ArrayBuffer>),
+    "application/octet-stream",
+    found.version,
+  );
 }
 
 /** PUT /kv/{key}: 201 created or 200 replaced, ETag and {"version": n}; 412 on a condition. */
@@ -131,10 +124,13 @@ export async function handlePut(request: Request, ctx: RequestContext): Promise<
     timeoutMs: state.limits.bodyTimeoutMs,
   });
   const result = await state.service.put(key, value, { condition });
-  return new Response(JSON.stringify({ version: result.version }), {
-    status: result.created ? 201 : 200,
-    headers: { "content-type": "application/json", "etag": etag(result.version) },
-  });
+  return withHeaders(
+    new Response(JSON.stringify({ version: result.version }), {
+      status: result.created ? 201 : 200,
+    }),
+    "application/json",
+    result.version,
+  );
 }
 
 /** DELETE /kv/{key}: 204 with the deletion's version as ETag; 404 when missing; 412. */

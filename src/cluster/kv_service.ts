@@ -103,7 +103,11 @@ export type KvErrorCode =
   | "corruption"
   | "locked"
   | "closed"
-  | "unavailable";
+  | "unavailable"
+  /** No leader or quorum: the write certainly was not applied; retry later. */
+  | "no_leader"
+  /** The leader was lost after proposing: the write may or may not have been applied. */
+  | "outcome_unknown";
 
 /**
  * An error with a stable `code` raised by the service itself (not passed from storage);
@@ -126,6 +130,12 @@ export class KvServiceError extends Error {
 export interface KvService {
   /** The value and version of key, or undefined when it does not exist. */
   get(key: Bytes): Promise<KvValue | undefined>;
+  /**
+   * Optional synchronous read from memory, for the HTTP GET fast path: the value when it is
+   * at hand now, null when the key certainly does not exist, undefined when unknown without
+   * waiting (then call get). Only services whose get is a local read may offer it.
+   */
+  getCached?(key: Bytes): KvValue | null | undefined;
   /** Writes key=value when the condition (if any) holds. */
   put(key: Bytes, value: Bytes, options?: KvWriteOptions): Promise<KvPutResult>;
   /**

@@ -45,6 +45,12 @@ export class LocalKvService implements KvService {
     return { value: found.value, version: found.seq };
   }
 
+  getCached(key: Bytes): KvValue | null | undefined {
+    const found = this.#store.getCachedVersioned?.(key);
+    if (found === undefined || found === null) return found;
+    return { value: found.value, version: found.seq };
+  }
+
   async put(key: Bytes, value: Bytes, options: KvWriteOptions = {}): Promise<KvPutResult> {
     const result = await this.#store.put(key, value, { if: toStoreCondition(options.condition) });
     return { version: result.seq, created: !result.existed };

@@ -2,3 +2,7 @@
 export * from "./kv_service.ts";
 export { LocalKvService } from "./local_service.ts";
 export { compareBytes, prefixEnd } from "./key_range.ts";
+export { ApplyError, ReplicatedKvService } from "./replicated_service.ts";
+export { openReplicatedService, readClusterSecret } from "./replicated_node.ts";
+export { defaultGroupId, RaftHost } from "./raft_host.ts";
+export type { RaftHostOptions, RaftTiming } from "./raft_host.ts";

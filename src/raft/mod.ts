@@ -19,9 +19,10 @@
  * }
  * ```
  *
- * A restarted process calls restartRaftNode(config, storage) instead. The files split the
- * core by concept: raft.ts (roles, step), raft_log.ts (stable and unstable log),
- * progress.ts (per-follower state and in-flight window), quorum.ts, read_only.ts
+ * A restarted process calls restartRaftNode(config, storage) instead; it throws on storage
+ * that holds nothing (a node that never persisted anything is new: createRaftNode). The
+ * files split the core by concept: raft.ts (roles, step), raft_log.ts (stable and unstable
+ * log), progress.ts (per-follower state and in-flight window), quorum.ts, read_only.ts
  * (ReadIndex), conf_change.ts, raw_node.ts (the Ready contract), memory_storage.ts.
  */
 

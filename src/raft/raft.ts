@@ -151,6 +151,8 @@ export class Raft {
   /** Reads that arrived before this leader committed an entry of its term. */
   pendingReads: Uint8Array[] = [];
   leadTransferee: NodeId | null = null;
+  /** Leader: a TimeoutNow went out in this term, so the lease no longer holds (see leaseHolds). */
+  timeoutNowSent = false;
   /** A new conf change may be proposed only once the log is applied past this index. */
   pendingConfIndex = 0;
   uncommittedBytes = 0;
@@ -256,6 +258,7 @@ export class Raft {
     this.resetRandomizedElectionTimeout();
     this.votes.clear();
     this.leadTransferee = null;
+    this.timeoutNowSent = false;
     this.readOnly.reset();
     this.pendingReads = [];
     this.uncommittedBytes = 0;
@@ -693,11 +696,22 @@ export class Raft {
   addRead(requestCtx: Uint8Array): void {
     // Lease read: served without a round trip only while a quorum was heard from in this
     // check-quorum window; it also assumes clocks drift within bounds. Otherwise: ReadIndex.
-    if (this.cfg.readOnlyOption === "lease-based" && this.heardFromQuorum()) {
+    if (this.cfg.readOnlyOption === "lease-based" && this.leaseHolds()) {
       this.readStates.push({ index: this.log.committed, requestCtx });
       return;
     }
     this.readOnly.add(this.log.committed, requestCtx);
+  }
+
+  /**
+   * True when this leader may serve a read from its lease, without a heartbeat round. A
+   * transferee's election skips the voters' lease check, so it may win at once.
+   */
+  leaseHolds(): boolean {
+    invariant(this.role === "leader", "only a leader holds a lease");
+    // Raft rule (lease reads): no lease during a transfer or once TimeoutNow went out this term.
+    if (this.timeoutNowSent || this.leadTransferee !== null) return false;
+    return this.heardFromQuorum();
   }
 
   /** True when a quorum of voters answered since the last check-quorum round. */
@@ -722,6 +736,8 @@ export class Raft {
   }
 
   sendTimeoutNow(to: NodeId): void {
+    invariant(this.role === "leader", "only a leader sends TimeoutNow");
+    this.timeoutNowSent = true;
     this.send({ type: "timeout-now", from: this.id, to, term: this.term });
   }
 

@@ -88,7 +88,8 @@ export class RaftNode {
 
   /**
    * Hands leadership to voter `to`: once it has the whole log it is told to campaign at
-   * once. Proposals are refused meanwhile; abandoned after an election timeout. Throws
+   * once. Proposals are refused meanwhile; abandoned after an election timeout. Lease-based
+   * reads fall back to a heartbeat round from now until this leader's term ends. Throws
    * NotLeaderError off the leader and RangeError if `to` is not a voter.
    */
   transferLeadership(to: NodeId): void {
@@ -239,10 +240,19 @@ export function createRaftNode(config: RaftConfig, storage: LogStorage): RaftNod
 /**
  * Restarts a node from what `storage` persisted: hard state, snapshot and log. The
  * membership is the snapshot's plus every committed conf change after it. `config.peers`
- * and `config.learners` are ignored.
+ * and `config.learners` are ignored. Throws RangeError when `storage` holds nothing (no
+ * hard state, no entry, no snapshot): a node that never persisted anything is new and
+ * must start with createRaftNode (with the initial peers for a founding member, without
+ * them for a joiner); restarting it would leave it with no log and no membership.
  */
 export function restartRaftNode(config: RaftConfig, storage: LogStorage): RaftNode {
   const { hardState, confState } = storage.initialState();
+  if (isEmptyStorage(storage, hardState)) {
+    throw new RangeError(
+      "restartRaftNode needs persisted state but the storage is empty; " +
+        "use createRaftNode for a new member",
+    );
+  }
   const raft = new Raft(config, storage);
   const snapIndex = storage.firstIndex() - 1;
   raft.setConf(confState, snapIndex);
@@ -254,4 +264,10 @@ export function restartRaftNode(config: RaftConfig, storage: LogStorage): RaftNo
   raft.replayConf(snapIndex + 1, raft.log.committed);
   const node = new RaftNode(raft);
   return node;
+}
+
+/** True when `storage` holds no hard state, no entry and no snapshot. */
+function isEmptyStorage(storage: LogStorage, hardState: HardState): boolean {
+  const noHardState = hardState.term === 0 && hardState.vote === null && hardState.commit === 0;
+  return noHardState && storage.lastIndex() === 0 && storage.firstIndex() === 1;
 }

@@ -5,6 +5,7 @@
  * API changes (newest last; the API only grows, except where noted here):
  * - added: RaftNode.id, RaftNode.campaign(), seededRandom (mod.ts), NodeId export in mod.ts.
  * - readIndex on a follower throws NotLeaderError (like propose); the host forwards it.
+ * - restartRaftNode throws RangeError on storage that holds nothing (use createRaftNode).
  */
 
 /** A Raft member's id, unique within a group. */
@@ -289,7 +290,9 @@ export interface RaftConfig {
   /**
    * "safe" (default) confirms each read round with a heartbeat quorum. "lease-based" serves
    * reads from the leader lease without a round trip: correct only if clocks drift within
-   * bounds (a tick lasts about as long on every node), and it requires checkQuorum.
+   * bounds (a tick lasts about as long on every node), and it requires checkQuorum. A leader
+   * confirms reads with a heartbeat round instead while a leadership transfer is pending and,
+   * once it sent TimeoutNow, for the rest of its term (the transferee skips the lease).
    */
   readOnlyOption?: ReadOnlyOption;
   /** Seed of the PRNG that randomizes election timeouts. Default: derived from `id`. */

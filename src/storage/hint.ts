@@ -6,8 +6,11 @@
  * keyLength u16 | offset u32 | length u32 | key`. The CRC covers every byte before it.
  * Entries are sorted by key, one per key.
  */
+import { Buffer } from "node:buffer";
 import { crc32 } from "node:zlib";
 import { sortRunSliced } from "./key_runs.ts";
+import { Pacer, PACER_CHECK_EVERY } from "./pacer.ts";
+import { RECORD_KEY_BYTES_MAX } from "./record.ts";
 
 const MAGIC = 0x32484b52; // "RKH2"
 const HEAD_BYTES = 4 + 4 + 8 + 8 + 4;
@@ -60,7 +63,7 @@ export async function sortHintEntries(
 
 /**
  * Serialises a hint file; `entries` should come from {@link sortHintEntries}. With `yieldNow`,
- * yields to the event loop every few thousand entries.
+ * yields to the event loop about every 0.5 ms of work (see pacer.ts).
  */
 export async function encodeHint(
   data: HintData,
@@ -78,8 +81,9 @@ export async function encodeHint(
   view.setUint32(p + 24, data.entries.length, true);
   p += HEAD_BYTES;
   let n = 0;
+  const pacer = yieldNow === undefined ? undefined : new Pacer({ yieldNow });
   for (const e of data.entries) {
-    if (yieldNow !== undefined && ++n % 8192 === 0) await yieldNow();
+    if (pacer !== undefined && ++n % PACER_CHECK_EVERY === 0 && pacer.due()) await pacer.pause();
     view.setFloat64(p, e.seq, true);
     buf[p + 8] = e.kind;
     view.setUint16(p + 9, e.key.length, true);
@@ -132,4 +136,119 @@ export function decodeHint(
     p += ENTRY_BYTES + cursor.keyBytes;
   }
   return { coveredBytes, minSeq, maxSeq };
+}
+
+/** Bytes {@link readHint} reads at a time (plus room for one whole entry). */
+export const HINT_CHUNK_BYTES = 1 << 20;
+
+/** What {@link readHint} delivers to. */
+export interface HintHandlers {
+  /** The entry count from the header, before the first entry. */
+  onCount(count: number): void;
+  /**
+   * Each entry in file order, as one cursor reused for every entry; its key is
+   * `chunk[keyStart, keyStart + keyBytes)`, valid only during the call.
+   */
+  onEntry(entry: HintCursor, chunk: Buffer): void;
+}
+
+/**
+ * Reads the hint file at `path` in chunks of {@link HINT_CHUNK_BYTES}, so recovery never holds
+ * a whole hint file. Unlike {@link decodeHint}, entries are delivered before the CRC at the end
+ * is checked: when the result is undefined (damaged: bad magic, CRC or framing), the caller
+ * must discard what it was given. Throws what opening or reading the file throws.
+ */
+export async function readHint(
+  path: string,
+  handlers: HintHandlers,
+): Promise<Omit<HintData, "entries"> | undefined> {
+  const file = await Deno.open(path, { read: true });
+  try {
+    const sizeBytes = (await file.stat()).size;
+    if (sizeBytes < FIXED_BYTES) return undefined;
+    return await new HintChunks(file, sizeBytes).read(handlers);
+  } finally {
+    file.close();
+  }
+}
+
+/** The reading state of {@link readHint}: a window of the file and a running CRC. */
+class HintChunks {
+  readonly buf: Uint8Array;
+  readonly view: DataView;
+  readonly nb: Buffer;
+  /** File offset of buf[0]. */
+  base = 0;
+  /** Bytes of the window in buf. */
+  filled = 0;
+  /** CRC of the file bytes read so far that precede the trailer. */
+  crc = 0;
+  /** Bytes the CRC covers (all but the trailer). */
+  readonly crcEnd: number;
+
+  constructor(readonly file: Deno.FsFile, readonly sizeBytes: number) {
+    const capacity = Math.min(sizeBytes, HINT_CHUNK_BYTES + ENTRY_BYTES + RECORD_KEY_BYTES_MAX);
+    this.buf = new Uint8Array(capacity);
+    this.view = new DataView(this.buf.buffer);
+    this.nb = Buffer.from(this.buf.buffer, 0, capacity);
+    this.crcEnd = sizeBytes - 4;
+  }
+
+  /** Makes `bytes` bytes from buf[at] available (moving the window); false at end of file. */
+  async ensure(at: number, bytes: number): Promise<number | undefined> {
+    if (at + bytes <= this.filled) return at;
+    if (this.base + at + bytes > this.sizeBytes) return undefined;
+    this.buf.copyWithin(0, at, this.filled);
+    this.base += at;
+    this.filled -= at;
+    // Each read makes progress or ends the file, and the window is bounded: at most
+    // capacity / 1 reads, in practice one or two.
+    for (let reads = 0; this.filled < bytes && reads < this.buf.byteLength; reads++) {
+      const want = this.buf.subarray(this.filled, this.buf.byteLength);
+      const n = await this.file.read(want);
+      if (n === null) return undefined;
+      const from = this.base + this.filled;
+      const upTo = Math.min(from + n, this.crcEnd);
+      if (upTo > from) {
+        this.crc = crc32(this.buf.subarray(this.filled, this.filled + upTo - from), this.crc);
+      }
+      this.filled += n;
+    }
+    return this.filled >= bytes ? 0 : undefined;
+  }
+
+  async read(handlers: HintHandlers): Promise<Omit<HintData, "entries"> | undefined> {
+    let p = await this.ensure(0, HEAD_BYTES);
+    if (p === undefined || this.view.getUint32(p, true) !== MAGIC) return undefined;
+    const coveredBytes = this.view.getUint32(p + 4, true);
+    const minSeq = this.view.getFloat64(p + 8, true);
+    const maxSeq = this.view.getFloat64(p + 16, true);
+    const count = this.view.getUint32(p + 24, true);
+    // Each entry takes at least ENTRY_BYTES: a count that cannot fit is damage.
+    if (HEAD_BYTES + count * ENTRY_BYTES > this.crcEnd) return undefined;
+    handlers.onCount(count);
+    p += HEAD_BYTES;
+    const c: HintCursor = { keyStart: 0, keyBytes: 0, seq: 0, kind: 0, offset: 0, length: 0 };
+    for (let i = 0; i < count; i++) {
+      // Awaiting only when the window runs out keeps the common case free of microtasks.
+      if (p + ENTRY_BYTES > this.filled) p = await this.ensure(p, ENTRY_BYTES);
+      if (p === undefined) return undefined;
+      c.keyBytes = this.view.getUint16(p + 9, true);
+      const bytes = ENTRY_BYTES + c.keyBytes;
+      if (this.base + p + bytes > this.crcEnd) return undefined;
+      if (p + bytes > this.filled) p = await this.ensure(p, bytes);
+      if (p === undefined) return undefined;
+      c.keyStart = p + ENTRY_BYTES;
+      c.seq = this.view.getFloat64(p, true);
+      c.kind = this.buf[p + 8];
+      c.offset = this.view.getUint32(p + 11, true);
+      c.length = this.view.getUint32(p + 15, true);
+      handlers.onEntry(c, this.nb);
+      p += bytes;
+    }
+    if (this.base + p !== this.crcEnd) return undefined;
+    p = await this.ensure(p, 4);
+    if (p === undefined || this.view.getUint32(p, true) !== (this.crc >>> 0)) return undefined;
+    return { coveredBytes, minSeq, maxSeq };
+  }
 }

@@ -1,13 +1,14 @@
 /**
  * The keydir: every live key with where its current record is.
  *
- * Two structures: a hash map key -> Entry for point lookups and overwrites (no tree descent,
- * which costs a cache miss per level on a large tree), and a B+ tree of the keys alone for
- * ordered scans; the tree changes only when a key appears or disappears. Keys are byte strings
+ * Two structures: a hash table key -> location for point lookups and overwrites (no tree
+ * descent, which costs a cache miss per level on a large tree; see key_table.ts), and a B+ tree
+ * of the keys alone for ordered scans; the tree changes only when a key appears or disappears. Keys are byte strings
  * made by keyToString, so string order is byte order.
  */
 import * as sortedBtree from "sorted-btree";
 import * as sortedBtreeBulk from "sorted-btree/extended/bulkLoad.js";
+import { KeyTable } from "./key_table.ts";
 
 /** Where a key's current record is. `length` < 0 marks a tombstone (during recovery only). */
 export class Entry {
@@ -47,80 +48,43 @@ function compareKeys(a: string, b: string): number {
 /** Branching factor of the key tree (larger nodes cost fewer bytes per key). */
 export const KEYDIR_NODE_SIZE = 64;
 
-/** Initial slots of the entry slab; it doubles as needed. */
-const SLAB_SLOTS_INITIAL = 1024;
+/** A key's location as a plain record (an {@link Entry} is one). */
+export interface EntryFields {
+  segment: number;
+  offset: number;
+  length: number;
+  seq: number;
+}
 
-/**
- * Entry fields stored column-wise in typed arrays (20 bytes a key), indexed by a slot number;
- * the map holds slot numbers (small integers, no object per key).
- */
-class EntrySlab {
-  segment = new Uint32Array(SLAB_SLOTS_INITIAL);
-  offset = new Uint32Array(SLAB_SLOTS_INITIAL);
-  length = new Uint32Array(SLAB_SLOTS_INITIAL);
-  seq = new Float64Array(SLAB_SLOTS_INITIAL);
-  #used = 0;
-  #free: number[] = [];
+/** A move of a key's record from one place to another (see {@link Keydir.relocate}). */
+export interface Relocation {
+  fromSegment: number;
+  fromOffset: number;
+  toSegment: number;
+  toOffset: number;
+}
 
-  allocate(): number {
-    const reused = this.#free.pop();
-    if (reused !== undefined) return reused;
-    if (this.#used === this.seq.length) this.#grow(this.#used * 2);
-    return this.#used++;
-  }
-
-  release(slot: number): void {
-    this.#free.push(slot);
-  }
-
-  write(slot: number, e: Entry): void {
-    // Offsets and lengths fit 32 bits: segments are at most 1 GiB plus one write group.
-    if (e.length < 0 || e.offset > 0xffff_ffff || e.length > 0xffff_ffff) {
-      throw new Error(`keydir entry out of range: ${JSON.stringify(e)}`);
-    }
-    this.segment[slot] = e.segment;
-    this.offset[slot] = e.offset;
-    this.length[slot] = e.length;
-    this.seq[slot] = e.seq;
-  }
-
-  read(slot: number): Entry {
-    return new Entry(this.segment[slot], this.offset[slot], this.length[slot], this.seq[slot]);
-  }
-
-  reserve(slots: number): void {
-    if (slots > this.seq.length) this.#grow(slots);
-  }
-
-  #grow(slots: number): void {
-    const grow = <T extends Uint32Array | Float64Array>(a: T, make: (n: number) => T): T => {
-      const b = make(slots);
-      b.set(a);
-      return b;
-    };
-    this.segment = grow(this.segment, (n) => new Uint32Array(n));
-    this.offset = grow(this.offset, (n) => new Uint32Array(n));
-    this.length = grow(this.length, (n) => new Uint32Array(n));
-    this.seq = grow(this.seq, (n) => new Float64Array(n));
+function checkEntry(e: EntryFields): void {
+  // Offsets and lengths fit 32 bits: segments are at most 1 GiB plus one write group.
+  if (!(e.length >= 0 && e.offset >= 0 && e.offset <= 0xffff_ffff && e.length <= 0xffff_ffff)) {
+    throw new Error(`keydir entry out of range: ${JSON.stringify(e)}`);
   }
 }
 
 /** The in-memory index of live keys. Entries returned by get are snapshots. */
 export class Keydir {
-  #map: Map<string, number>;
+  #table: KeyTable;
   #tree: KeyTree;
-  #slab: EntrySlab;
+  #added = { added: false };
 
-  private constructor(map: Map<string, number>, tree: KeyTree, slab: EntrySlab) {
-    this.#map = map;
+  private constructor(table: KeyTable, tree: KeyTree) {
+    this.#table = table;
     this.#tree = tree;
-    this.#slab = slab;
   }
 
   /** An empty keydir. */
   static empty(): Keydir {
-    const tree = new BTreeClass(undefined, compareKeys, KEYDIR_NODE_SIZE);
-    return new Keydir(new Map(), tree, new EntrySlab());
+    return new Keydir(new KeyTable(), new BTreeClass(undefined, compareKeys, KEYDIR_NODE_SIZE));
   }
 
   /**
@@ -129,61 +93,82 @@ export class Keydir {
    */
   static build(keys: string[], entries: Entry[], onLive?: (e: Entry) => void): Keydir {
     if (keys.length !== entries.length) throw new Error("keydir build: length mismatch");
-    const map = new Map<string, number>();
-    const slab = new EntrySlab();
-    slab.reserve(keys.length);
-    const live: string[] = [];
+    const builder = new KeydirBuilder(keys.length);
     for (let i = 0; i < keys.length; i++) {
       const e = entries[i];
       if (e.length < 0) continue;
-      const slot = slab.allocate();
-      slab.write(slot, e);
-      map.set(keys[i], slot);
-      live.push(keys[i]);
+      builder.add(keys[i], e);
       onLive?.(e);
     }
-    const values = new Array<undefined>(live.length);
-    const tree = live.length === 0
-      ? new BTreeClass(undefined, compareKeys, KEYDIR_NODE_SIZE)
-      : bulkLoad(live, values, KEYDIR_NODE_SIZE, compareKeys, 0.9);
-    return new Keydir(map, tree, slab);
+    return builder.finish();
+  }
+
+  /** @internal For {@link KeydirBuilder}. */
+  static fromParts(table: KeyTable, tree: KeyTree): Keydir {
+    return new Keydir(table, tree);
   }
 
   get size(): number {
-    return this.#map.size;
+    return this.#table.size;
   }
 
   get(key: string): Entry | undefined {
-    const slot = this.#map.get(key);
-    return slot === undefined ? undefined : this.#slab.read(slot);
+    const t = this.#table;
+    const slot = t.find(key);
+    return slot < 0
+      ? undefined
+      : new Entry(t.segment[slot], t.offset[slot], t.length[slot], t.seq[slot]);
   }
 
   /** The seq of key's entry (no allocation). */
   seqOf(key: string): number | undefined {
-    const slot = this.#map.get(key);
-    return slot === undefined ? undefined : this.#slab.seq[slot];
+    const slot = this.#table.find(key);
+    return slot < 0 ? undefined : this.#table.seq[slot];
   }
 
   has(key: string): boolean {
-    return this.#map.has(key);
+    return this.#table.find(key) >= 0;
   }
 
-  set(key: string, entry: Entry): void {
-    let slot = this.#map.get(key);
-    if (slot === undefined) {
-      slot = this.#slab.allocate();
-      this.#map.set(key, slot);
-      this.#tree.set(key, undefined);
+  /** Whether key's current record is the one at `at` (no allocation). */
+  isAt(key: string, at: { segment: number; offset: number }): boolean {
+    const t = this.#table;
+    const slot = t.find(key);
+    return slot >= 0 && t.segment[slot] === at.segment && t.offset[slot] === at.offset;
+  }
+
+  /**
+   * Points key at `move.to*` if it still points at `move.from*` (same record bytes, so length
+   * and seq stay); returns whether it moved. No allocation.
+   */
+  relocate(key: string, move: Relocation): boolean {
+    const t = this.#table;
+    const slot = t.find(key);
+    if (slot < 0 || t.segment[slot] !== move.fromSegment || t.offset[slot] !== move.fromOffset) {
+      return false;
     }
-    this.#slab.write(slot, entry);
+    if (move.toOffset < 0 || move.toOffset > 0xffff_ffff) {
+      throw new Error(`keydir relocation out of range: ${JSON.stringify(move)}`);
+    }
+    t.segment[slot] = move.toSegment;
+    t.offset[slot] = move.toOffset;
+    return true;
+  }
+
+  set(key: string, entry: EntryFields): void {
+    checkEntry(entry);
+    const t = this.#table;
+    const slot = t.slotFor(key, this.#added);
+    if (this.#added.added) this.#tree.set(key, undefined);
+    t.segment[slot] = entry.segment;
+    t.offset[slot] = entry.offset;
+    t.length[slot] = entry.length;
+    t.seq[slot] = entry.seq;
   }
 
   delete(key: string): boolean {
-    const slot = this.#map.get(key);
-    if (slot === undefined) return false;
-    this.#map.delete(key);
+    if (this.#table.remove(key) < 0) return false;
     this.#tree.delete(key);
-    this.#slab.release(slot);
     return true;
   }
 
@@ -198,6 +183,52 @@ export class Keydir {
       if (high !== undefined && key >= high) continue;
       yield [key, this.get(key)!];
     }
+  }
+}
+
+/**
+ * Builds a keydir from keys given in strictly ascending order, sized up front: no rehash, and
+ * the ordered tree is bulk-loaded in O(n).
+ */
+export class KeydirBuilder {
+  #table: KeyTable;
+  #keys: string[];
+  #count = 0;
+  #keysMax: number;
+
+  /** A builder for at most `keysMax` keys. */
+  constructor(keysMax: number) {
+    this.#keysMax = keysMax;
+    this.#table = new KeyTable(keysMax);
+    this.#keys = new Array(keysMax);
+  }
+
+  /** Adds the next key (greater than every key added so far) at `entry` (not a tombstone). */
+  add(key: string, entry: EntryFields): void {
+    checkEntry(entry);
+    const n = this.#count;
+    if (n >= this.#keysMax) throw new Error("keydir builder: more keys than announced");
+    if (n > 0 && !(this.#keys[n - 1] < key)) throw new Error("keydir builder: keys out of order");
+    const t = this.#table;
+    // Keys arrive strictly ascending, so each is new: no lookup needed.
+    const slot = t.addAbsent(key);
+    t.segment[slot] = entry.segment;
+    t.offset[slot] = entry.offset;
+    t.length[slot] = entry.length;
+    t.seq[slot] = entry.seq;
+    this.#keys[n] = key;
+    this.#count = n + 1;
+  }
+
+  /** The keydir; the builder must not be used afterwards. */
+  finish(): Keydir {
+    const keys = this.#keys;
+    keys.length = this.#count;
+    this.#keys = [];
+    const tree = keys.length === 0
+      ? new BTreeClass(undefined, compareKeys, KEYDIR_NODE_SIZE)
+      : bulkLoad(keys, new Array<undefined>(keys.length), KEYDIR_NODE_SIZE, compareKeys, 0.9);
+    return Keydir.fromParts(this.#table, tree);
   }
 }
 

@@ -18,7 +18,8 @@ import { join } from "node:path";
 import { crc32 } from "node:zlib";
 import type { Logger } from "../log.ts";
 import { encodeHint, type HintEntry, sortHintEntries } from "./hint.ts";
-import { Entry, type Keydir } from "./keydir.ts";
+import type { Keydir, Relocation } from "./keydir.ts";
+import { Pacer, PACER_CHECK_EVERY, yieldToLoop } from "./pacer.ts";
 import type { ResolvedOptions } from "./options.ts";
 import {
   FLAG_BATCH,
@@ -34,10 +35,8 @@ import { hintPath, segmentPath, syncDir } from "./segment_files.ts";
 import { type ScannedRecord, SegmentScanner } from "./segment_scanner.ts";
 import type { MergeResult } from "./types.ts";
 
-/** Records processed between two yields to the event loop. */
-const SLICE_RECORDS = 500;
-/** Keydir entries moved between two yields. */
-const SWAP_SLICE_ENTRIES = 2000;
+/** Most copies (of at most one record each) gathered before they are written. */
+const PENDING_COPIES_MAX = 4096;
 /** Output bytes written between two syncs of an output file. */
 const SYNC_EVERY_BYTES = 128 * 1024;
 /** Most input segments in one merge pass. */
@@ -76,17 +75,14 @@ interface Output {
   hintBytes: number;
 }
 
+/**
+ * Records copied by the merge, column-wise (no object per record): move `i` takes `keys[i]`
+ * from (segment, offset) `nums[5i], nums[5i+1]` to `nums[5i+2], nums[5i+3]`, `nums[5i+4]` bytes.
+ */
 interface Moved {
-  key: string;
-  from: number;
-  fromOffset: number;
-  to: number;
-  toOffset: number;
-  length: number;
-  seq: number;
+  keys: string[];
+  nums: number[];
 }
-
-const yieldNow = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
 
 class MergeAborted extends Error {}
 
@@ -123,7 +119,7 @@ export async function runMerge(
     if (!inputIds.has(m.id) && m.minSeq < outsideMinSeq) outsideMinSeq = m.minSeq;
   }
   const outputs: Output[] = [];
-  const moved: Moved[] = [];
+  const moved: Moved = { keys: [], nums: [] };
   try {
     for (const input of inputs) {
       const ok = await copyLive(host, input, { outputs, moved, outsideMinSeq });
@@ -146,7 +142,7 @@ export async function runMerge(
 async function copyLive(
   host: MergeHost,
   input: SegmentMeta,
-  ctx: { outputs: Output[]; moved: Moved[]; outsideMinSeq: number },
+  ctx: { outputs: Output[]; moved: Moved; outsideMinSeq: number },
 ): Promise<boolean> {
   const path = segmentPath(host.dir, input.id);
   const buf = await Deno.readFile(path);
@@ -155,13 +151,14 @@ async function copyLive(
   let corrupt = false;
   // Copies waiting to be written, as (output id, offset in `buf`, length) triples.
   const copies: number[] = [];
+  const at = { segment: input.id, offset: 0 };
   const onRecord = (r: ScannedRecord) => {
+    // no older put of a key deleted here can remain outside the merge: the tombstone goes
+    if (r.kind !== KIND_PUT && r.seq <= ctx.outsideMinSeq) return;
     const key = keyStringAt(nb, r);
     if (r.kind === KIND_PUT) {
-      const e = host.keydir.get(key);
-      if (e === undefined || e.segment !== input.id || e.offset !== r.offset) return;
-    } else if (r.seq <= ctx.outsideMinSeq) {
-      return; // no older put of this key can remain outside the merge
+      at.offset = r.offset;
+      if (!host.keydir.isAt(key, at)) return; // overwritten or deleted since: dead
     }
     const out = outputFor(host, { outputs: ctx.outputs, recordBytes: r.length });
     const toOffset = out.plannedBytes;
@@ -172,15 +169,8 @@ async function copyLive(
     if (r.seq > out.maxSeq) out.maxSeq = r.seq;
     if (r.kind === KIND_DELETE) out.tombstoneBytes += r.length;
     else {
-      ctx.moved.push({
-        key,
-        from: input.id,
-        fromOffset: r.offset,
-        to: out.id,
-        toOffset,
-        length: r.length,
-        seq: r.seq,
-      });
+      ctx.moved.keys.push(key);
+      ctx.moved.nums.push(input.id, r.offset, out.id, toOffset, r.length);
     }
   };
   const onCorrupt = (r: { offset: number }) => {
@@ -190,13 +180,16 @@ async function copyLive(
       offset: r.offset,
     });
   };
+  // Slices end by elapsed time (records vary in cost: a CRC over each one's bytes).
+  const pacer = new Pacer();
   let more = true;
   while (more) {
-    more = scanner.step(SLICE_RECORDS, onRecord, onCorrupt);
+    more = scanner.step(PACER_CHECK_EVERY, onRecord, onCorrupt);
+    if (more && !pacer.due() && copies.length < 3 * PENDING_COPIES_MAX) continue;
     await writeCopies(ctx.outputs, { src: buf, copies });
     copies.length = 0;
     if (host.mergeAbort) throw new MergeAborted();
-    await yieldNow();
+    await pacer.pause();
   }
   if (scanner.badOffset !== undefined) {
     host.logger.error("merge skips a damaged segment", { file: path, offset: scanner.badOffset });
@@ -286,8 +279,8 @@ async function finishOutputs(host: MergeHost, outputs: Output[]): Promise<void> 
       coveredBytes: out.sizeBytes,
       minSeq: out.minSeq,
       maxSeq: out.maxSeq,
-      entries: await sortHintEntries(out.entries, yieldNow),
-    }, yieldNow);
+      entries: await sortHintEntries(out.entries, yieldToLoop),
+    }, yieldToLoop);
     const f = await Deno.open(hintPath(host.dir, out.id) + ".tmp", {
       write: true,
       createNew: true,
@@ -318,7 +311,7 @@ async function discardOutputs(host: MergeHost, outputs: Output[]): Promise<void>
 
 async function commit(
   host: MergeHost,
-  plan: { inputs: SegmentMeta[]; outputs: Output[]; moved: Moved[] },
+  plan: { inputs: SegmentMeta[]; outputs: Output[]; moved: Moved },
 ): Promise<MergeResult> {
   const { inputs, outputs, moved } = plan;
   const manifest: MergeManifest = {
@@ -368,17 +361,23 @@ async function commit(
   return { segmentsMerged: inputs.length, bytesReclaimed: before - after };
 }
 
-async function swapKeydir(host: MergeHost, moved: Moved[]): Promise<void> {
-  for (let i = 0; i < moved.length; i++) {
-    const m = moved[i];
-    const cur = host.keydir.get(m.key);
+async function swapKeydir(host: MergeHost, moved: Moved): Promise<void> {
+  const { keys, nums } = moved;
+  if (nums.length !== 5 * keys.length) throw new Error("merge: moved columns mismatch");
+  const move: Relocation = { fromSegment: 0, fromOffset: 0, toSegment: 0, toOffset: 0 };
+  const pacer = new Pacer();
+  for (let i = 0; i < keys.length; i++) {
+    if (i % PACER_CHECK_EVERY === 0 && pacer.due()) await pacer.pause();
+    const k = 5 * i;
+    move.fromSegment = nums[k];
+    move.fromOffset = nums[k + 1];
+    move.toSegment = nums[k + 2];
+    move.toOffset = nums[k + 3];
     // Moved only if nothing rewrote the key since it was copied; both copies are identical,
     // so a reader sees the same value before and after each move.
-    if (cur !== undefined && cur.segment === m.from && cur.offset === m.fromOffset) {
-      host.keydir.set(m.key, new Entry(m.to, m.toOffset, m.length, m.seq));
-      host.segments.get(m.to)!.liveBytes += m.length;
-      host.segments.get(m.from)!.liveBytes -= m.length;
+    if (host.keydir.relocate(keys[i], move)) {
+      host.segments.get(move.toSegment)!.liveBytes += nums[k + 4];
+      host.segments.get(move.fromSegment)!.liveBytes -= nums[k + 4];
     }
-    if (i % SWAP_SLICE_ENTRIES === SWAP_SLICE_ENTRIES - 1) await yieldNow();
   }
 }

@@ -5,9 +5,16 @@
 import { join } from "node:path";
 import type { Logger } from "../log.ts";
 import { CorruptionError } from "./errors.ts";
-import { decodeHint } from "./hint.ts";
-import { Entry, Keydir } from "./keydir.ts";
-import { isSortedUnique, mergeRuns, type Run, sortRun } from "./key_runs.ts";
+import { readHint } from "./hint.ts";
+import { type Keydir, KeydirBuilder } from "./keydir.ts";
+import {
+  type ColumnRun,
+  columnRunSorted,
+  forEachMerged,
+  newColumnRun,
+  pushColumn,
+  sortColumnRun,
+} from "./key_runs.ts";
 import { keyStringAt, KIND_DELETE, nodeBuffer } from "./record.ts";
 import { type ScannedRecord, SegmentScanner } from "./segment_scanner.ts";
 import {
@@ -121,47 +128,53 @@ async function finishInterruptedMerge(dir: string, logger: Logger): Promise<void
   await completeMerge(dir, manifest);
 }
 
-async function loadHint(dir: string, meta: SegmentMeta): Promise<Run | undefined> {
-  let buf: Uint8Array;
+async function loadHint(dir: string, meta: SegmentMeta): Promise<ColumnRun | undefined> {
+  let run = newColumnRun(meta.id, 0);
+  const entry = { key: "", offset: 0, length: 0, seq: 0 };
+  let info;
   try {
-    buf = await Deno.readFile(hintPath(dir, meta.id));
+    info = await readHint(hintPath(dir, meta.id), {
+      onCount: (count) => {
+        run = newColumnRun(meta.id, count);
+      },
+      onEntry: (h, chunk) => {
+        entry.key = keyStringAt(chunk, h);
+        entry.offset = h.offset;
+        entry.length = h.kind === KIND_DELETE ? -h.length : h.length;
+        entry.seq = h.seq;
+        pushColumn(run, entry);
+      },
+    });
   } catch (err) {
     if (err instanceof Deno.errors.NotFound) return undefined;
     throw err;
   }
-  const nb = nodeBuffer(buf);
-  const keys: string[] = [];
-  const entries: Entry[] = [];
-  const info = decodeHint(buf, (h) => {
-    keys.push(keyStringAt(nb, h));
-    entries.push(
-      new Entry(meta.id, h.offset, h.kind === KIND_DELETE ? -h.length : h.length, h.seq),
-    );
-  });
   if (info === undefined || info.coveredBytes !== meta.sizeBytes) return undefined;
-  meta.hintBytes = buf.byteLength;
+  meta.hintBytes = (await Deno.stat(hintPath(dir, meta.id))).size;
   meta.minSeq = info.minSeq;
   meta.maxSeq = info.maxSeq;
   // Hint files are written sorted; one that is not is still usable after sorting.
-  return isSortedUnique(keys) ? { keys, entries } : sortRun(keys, entries);
+  return columnRunSorted(run) ? run : sortColumnRun(run);
 }
 
 async function scanSegment(
   dir: string,
   meta: SegmentMeta,
   options: { newest: boolean; logger: Logger },
-): Promise<Run> {
+): Promise<ColumnRun> {
   const path = segmentPath(dir, meta.id);
   const buf = await Deno.readFile(path);
   const nb = nodeBuffer(buf);
   const scanner = new SegmentScanner(buf, { skipFramedCorruption: !options.newest });
   let minSeq = Infinity;
-  const keys: string[] = [];
-  const entries: Entry[] = [];
+  const unsorted = newColumnRun(meta.id, 0);
+  const entry = { key: "", offset: 0, length: 0, seq: 0 };
   const onRecord = (r: ScannedRecord) => {
-    keys.push(keyStringAt(nb, r));
-    const length = r.kind === KIND_DELETE ? -r.length : r.length;
-    entries.push(new Entry(meta.id, r.offset, length, r.seq));
+    entry.key = keyStringAt(nb, r);
+    entry.offset = r.offset;
+    entry.length = r.kind === KIND_DELETE ? -r.length : r.length;
+    entry.seq = r.seq;
+    pushColumn(unsorted, entry);
     if (r.seq < minSeq) minSeq = r.seq;
   };
   const onCorrupt = (r: ScannedRecord) => {
@@ -171,13 +184,16 @@ async function scanSegment(
     });
     // The key is kept pointing at the damaged record so a read reports it instead of serving
     // an older version as if it were current.
-    keys.push(keyStringAt(nb, r));
-    entries.push(new Entry(meta.id, r.offset, r.length, r.seq));
+    entry.key = keyStringAt(nb, r);
+    entry.offset = r.offset;
+    entry.length = r.length;
+    entry.seq = r.seq;
+    pushColumn(unsorted, entry);
   };
   while (scanner.step(100_000, onRecord, onCorrupt));
   meta.minSeq = minSeq;
   meta.maxSeq = scanner.lastSeq;
-  const run = sortRun(keys, entries);
+  const run = sortColumnRun(unsorted);
   const end = scanner.validEnd;
   if (end === buf.byteLength) return run;
   if (!options.newest) {
@@ -233,6 +249,28 @@ async function listFiles(
   return { segs, hints };
 }
 
+/**
+ * The keydir of sorted runs (oldest segment first): one entry per key, by highest seq;
+ * tombstones are dropped, and live bytes are counted per segment.
+ */
+function buildKeydir(runs: ColumnRun[], segments: Map<number, SegmentMeta>): Keydir {
+  let total = 0;
+  for (const run of runs) total += run.count;
+  const builder = new KeydirBuilder(total);
+  const entry = { segment: 0, offset: 0, length: 0, seq: 0 };
+  forEachMerged(runs, (run, i) => {
+    const length = run.length[i];
+    if (length < 0) return;
+    entry.segment = run.segment;
+    entry.offset = run.offset[i];
+    entry.length = length;
+    entry.seq = run.seq[i];
+    builder.add(run.keys[i], entry);
+    segments.get(run.segment)!.liveBytes += length;
+  });
+  return builder.finish();
+}
+
 /** Rebuilds the store's state from `dir` (which the caller has locked). */
 export async function recover(dir: string, logger: Logger): Promise<Recovered> {
   await finishInterruptedMerge(dir, logger);
@@ -241,7 +279,7 @@ export async function recover(dir: string, logger: Logger): Promise<Recovered> {
     if (!segs.includes(id)) await removeIfExists(join(dir, hintName(id)));
   }
   const t0 = performance.now();
-  const runs: Run[] = [];
+  const runs: ColumnRun[] = [];
   const segments = new Map<number, SegmentMeta>();
   let activeId: number | undefined;
   let lastSeq = 0;
@@ -266,17 +304,11 @@ export async function recover(dir: string, logger: Logger): Promise<Recovered> {
     runs.push(run);
     if (meta.maxSeq > lastSeq) lastSeq = meta.maxSeq;
   }
-  // Tombstones are dropped; live bytes are counted per segment.
   const t1 = performance.now();
-  const all = mergeRuns(runs);
-  const t2 = performance.now();
-  const keydir = Keydir.build(all.keys, all.entries, (e) => {
-    segments.get(e.segment)!.liveBytes += e.length;
-  });
+  const keydir = buildKeydir(runs, segments);
   logger.debug("recovery timings", {
     loadMs: Math.round(t1 - t0),
-    mergeMs: Math.round(t2 - t1),
-    buildMs: Math.round(performance.now() - t2),
+    buildMs: Math.round(performance.now() - t1),
   });
   return {
     keydir,

@@ -115,6 +115,22 @@ async function writeAll(file: Deno.FsFile, buf: Uint8Array): Promise<void> {
   }
 }
 
+/**
+ * Writes all of `buf` with blocking writes. The group-commit path uses it: appending one
+ * group (kilobytes, to the page cache) takes ~15 µs blocking, while an async write's trip
+ * through the thread pool adds ~100-150 µs to every group's write -> fdatasync cycle and
+ * more main-thread CPU than the copy itself. Durability is unchanged: fdatasync still
+ * follows before any write of the group is acknowledged.
+ */
+function writeAllSync(file: Deno.FsFile, buf: Uint8Array): void {
+  let done = 0;
+  while (done < buf.byteLength) {
+    const n = file.writeSync(buf.subarray(done));
+    if (n <= 0) throw new Error("write made no progress");
+    done += n;
+  }
+}
+
 /** Fills `at.buf` from `fd` at `at.position` with positioned reads; returns the bytes read. */
 function preadFull(fd: number, at: { buf: Uint8Array; position: number }): number {
   const { buf, position } = at;
@@ -255,6 +271,23 @@ export class SegmentStore implements Store, MergeHost {
     } catch (err) {
       return Promise.reject(err);
     }
+  }
+
+  /**
+   * The synchronous, memory-only read behind the HTTP GET fast path: no Promise, no Entry
+   * snapshot, no disk read. Counts a cache hit when it answers with a value.
+   */
+  getCachedVersioned(key: Bytes): VersionedValue | null | undefined {
+    this.#checkOpen();
+    this.#checkKey(key);
+    const k = keyToString(key);
+    const seq = this.keydir.seqOf(k);
+    if (seq === undefined) return null;
+    // The cache always agrees with the keydir (writes update both at once).
+    const value = this.#cache?.get(k);
+    if (value === undefined) return undefined;
+    this.#counters.hits++;
+    return { value, seq };
   }
 
   has(key: Bytes): boolean {
@@ -619,7 +652,7 @@ export class SegmentStore implements Store, MergeHost {
     const buf = accepted.length === 1 ? accepted[0].buf : concat(accepted, bytes);
     const start = this.active.meta.sizeBytes;
     try {
-      await writeAll(this.active.writer, buf);
+      writeAllSync(this.active.writer, buf);
       if (this.cfg.sync === "always") await this.#syncActive(accepted.length);
     } catch (err) {
       await this.#undoAppend(start);

@@ -148,6 +148,13 @@ export interface Store {
   get(key: Bytes): Promise<Bytes | undefined>;
   /** The current value of key with its version, or undefined. */
   getVersioned(key: Bytes): Promise<VersionedValue | undefined>;
+  /**
+   * The value and version of key answered from memory only, without a Promise: the value
+   * when it is cached, null when the key does not exist, undefined when it exists but its
+   * value is not cached (use getVersioned). Throws like getVersioned for a bad key or a
+   * closed store. Optional: stores without a cache may leave it out.
+   */
+  getCachedVersioned?(key: Bytes): VersionedValue | null | undefined;
   /** Whether key currently exists (no disk read). */
   has(key: Bytes): boolean;
   /** The version of key, or undefined when missing (no disk read). */

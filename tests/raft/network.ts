@@ -136,11 +136,15 @@ export class Network {
     this.queue = this.queue.filter((m) => m.to !== id && m.from !== id);
   }
 
-  /** Restarts `id` from its storage, with `config` overrides (e.g. knobs). */
+  /**
+   * Restarts `id` from its storage, with `config` overrides (e.g. knobs). A node that never
+   * persisted anything boots as new, like a host finding an empty data directory.
+   */
   restart(id: NodeId, config: Partial<RaftConfig> = {}): void {
     const m = this.get(id);
     m.config = { ...m.config, ...config };
-    m.node = restartRaftNode(m.config, m.storage);
+    const empty = m.storage.lastIndex() === 0 && m.storage.hardState().term === 0;
+    m.node = empty ? createRaftNode(m.config, m.storage) : restartRaftNode(m.config, m.storage);
     m.down = false;
     // The state machine restarts from the snapshot and replays committed entries.
     const snap = m.storage.snapshot();

@@ -14,6 +14,8 @@ export const KIND_SNAPSHOT = 3;
 export const KIND_TRUNCATE = 4;
 /** At the head of every file: a group's log shape when the file was started. */
 export const KIND_CHECKPOINT = 5;
+/** Ends a file's checkpoint; `records` counts the checkpoint records before it. */
+export const KIND_CHECKPOINT_END = 6;
 
 /** Bytes before a record's kind-specific fields. */
 export const HEADER_BYTES = 13;
@@ -36,6 +38,7 @@ export type WalRecord =
   | { kind: typeof KIND_HARD_STATE; group: GroupId; hardState: WalHardState }
   | { kind: typeof KIND_SNAPSHOT; group: GroupId; index: number; term: number }
   | { kind: typeof KIND_TRUNCATE; group: GroupId; fromIndex: number }
+  | { kind: typeof KIND_CHECKPOINT_END; group: GroupId; records: number }
   | {
     kind: typeof KIND_CHECKPOINT;
     group: GroupId;
@@ -72,6 +75,7 @@ export function recordBytes(rec: WalRecord, voteBytes?: Uint8Array): number {
     case KIND_SNAPSHOT:
       return HEADER_BYTES + 16;
     case KIND_TRUNCATE:
+    case KIND_CHECKPOINT_END:
       return HEADER_BYTES + 8;
     case KIND_CHECKPOINT:
       return HEADER_BYTES + 32;
@@ -119,6 +123,9 @@ export function encodeRecord(
       setU64(dv, at, rec.index);
       setU64(dv, at + 8, rec.term);
       break;
+    case KIND_CHECKPOINT_END:
+      setU64(dv, at, rec.records);
+      break;
     case KIND_TRUNCATE:
       setU64(dv, at, rec.fromIndex);
       break;
@@ -144,6 +151,7 @@ const FIXED_BODY: Record<number, number> = {
   [KIND_SNAPSHOT]: HEADER_BYTES + 16 - 8,
   [KIND_TRUNCATE]: HEADER_BYTES + 8 - 8,
   [KIND_CHECKPOINT]: HEADER_BYTES + 32 - 8,
+  [KIND_CHECKPOINT_END]: HEADER_BYTES + 8 - 8,
 };
 
 /**
@@ -183,6 +191,11 @@ export function decodeRecord(buf: Uint8Array, offset: number, bodyBytesMax: numb
     case KIND_SNAPSHOT: {
       if (size !== fixed + 8) return { ok: false, reason: `bad length ${body}` };
       const record: WalRecord = { kind, group, index: getU64(dv, at), term: getU64(dv, at + 8) };
+      return { ok: true, record, bytes: size };
+    }
+    case KIND_CHECKPOINT_END: {
+      if (size !== fixed + 8) return { ok: false, reason: `bad length ${body}` };
+      const record: WalRecord = { kind, group, records: getU64(dv, at) };
       return { ok: true, record, bytes: size };
     }
     case KIND_TRUNCATE: {

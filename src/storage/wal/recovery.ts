@@ -14,6 +14,7 @@ import { type EntryCache, GroupLog } from "./group_log.ts";
 import {
   decodeRecord,
   KIND_CHECKPOINT,
+  KIND_CHECKPOINT_END,
   KIND_ENTRY,
   KIND_HARD_STATE,
   KIND_SNAPSHOT,
@@ -35,6 +36,8 @@ export interface WalState {
   refs: Map<number, Map<GroupId, number>>;
   /** Per file: each group's log end when the file was started. */
   checkpoints: Map<number, Map<GroupId, LogEnd>>;
+  /** Files whose checkpoint is complete (its end record is there): only they can start a replay. */
+  complete: Set<number>;
   /** Sizes of the files, by id. */
   fileBytes: Map<number, number>;
   cache: EntryCache;
@@ -55,6 +58,15 @@ export interface RecordSite {
  * same state. Returns a description of the problem when the record does not fit the log.
  */
 export function applyRecord(state: WalState, rec: WalRecord, at: RecordSite): string | undefined {
+  if (rec.kind === KIND_CHECKPOINT_END) {
+    // Not a group's record: it closes the file's checkpoint.
+    const seen = state.checkpoints.get(at.fileId)?.size ?? 0;
+    if (seen !== rec.records) {
+      return `checkpoint end counts ${rec.records} records, the file has ${seen}`;
+    }
+    state.complete.add(at.fileId);
+    return;
+  }
   let log = state.groups.get(rec.group);
   if (log === undefined) {
     log = new GroupLog(rec.group, state.cache);
@@ -78,6 +90,9 @@ export function applyRecord(state: WalState, rec: WalRecord, at: RecordSite): st
       log.truncateFrom(rec.fromIndex);
       return;
     case KIND_CHECKPOINT:
+      if (state.complete.has(at.fileId)) {
+        return `checkpoint record of group ${rec.group} after the checkpoint's end`;
+      }
       return applyCheckpoint(state, log, rec, at);
   }
 }
@@ -141,6 +156,7 @@ export async function recoverWal(
     groups: new Map(),
     refs: new Map(),
     checkpoints: new Map(),
+    complete: new Set(),
     fileBytes: new Map(),
     cache: options.cache,
   };

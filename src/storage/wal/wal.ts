@@ -1,9 +1,10 @@
 /**
  * The shared write-ahead log of every Raft group on a node. All groups append to one file;
  * the appends waiting when a flush starts share one write and one syncData() (group commit).
- * Files roll at segmentBytesMax; each new file starts with a checkpoint (every group's hard
- * state and snapshot marker), so an older file is needed only for its entries, and it is
- * deleted once every group has released them.
+ * Files roll at segmentBytesMax; each new file starts with a checkpoint of every group (hard
+ * state, snapshot marker, log end), so a replay can start at any file whose checkpointed
+ * entries every group has released. Garbage collection moves that start (WAL.START) forward
+ * and deletes the files before it.
  */
 import { DiskFullError, StoreClosedError, StoreError, StoreIoError } from "../errors.ts";
 import { silentLogger } from "../../log.ts";
@@ -23,6 +24,7 @@ import {
   encodeRecord,
   ENTRY_HEADER_BYTES,
   KIND_CHECKPOINT,
+  KIND_CHECKPOINT_END,
   KIND_ENTRY,
   KIND_HARD_STATE,
   KIND_SNAPSHOT,
@@ -165,6 +167,8 @@ export class Wal {
   #running: Promise<void> | undefined;
   #closed = false;
   #gcWanted = false;
+  /** Set when a sync failed in a way that leaves the file's durability unknown. */
+  #failed: StoreError | undefined;
   /** A failed write's bytes that could not be cut off yet: cut them before the next write. */
   #truncateTo: number | undefined;
   #counters = {
@@ -199,11 +203,14 @@ export class Wal {
    * (each optional, in that order). Resolves once they are durable; appends from many groups
    * waiting at the same time share one write and one sync. Rejects with
    * WalRecordTooLargeError, WalQueueFullError, WalInvalidAppendError (nothing written),
-   * DiskFullError / StoreIoError (this flush failed; the WAL stays usable) or StoreClosedError.
+   * DiskFullError / StoreIoError (this flush failed; the WAL stays usable, except after a
+   * failed sync other than disk full: then every later append fails until reopened) or
+   * StoreClosedError.
    */
   append(group: GroupId, req: WalAppend): Promise<void> {
     try {
       if (this.#closed) throw new StoreClosedError();
+      if (this.#failed !== undefined) throw this.#failed;
       const pending = this.#prepare(group, req);
       if (pending.records.length === 0) return Promise.resolve();
       if (this.#pending.length >= this.cfg.appendQueueMax) {
@@ -325,19 +332,15 @@ export class Wal {
   async #run(): Promise<void> {
     // Let every append issued in this tick join the first flush.
     await Promise.resolve();
-    let rounds = 0;
-    while (this.#pending.length > 0) {
-      const batch = this.#takeBatch();
-      await this.#flush(batch);
-      if (++rounds >= 1024) return; // yield to timers; #kick restarts the loop
-    }
-    if (this.#gcWanted && !this.#closed) {
-      this.#gcWanted = false;
-      try {
+    // Bounded; #kick starts a new loop if work remains, so timers get a turn in between.
+    for (let rounds = 0; rounds < 1024; rounds++) {
+      // Between flushes, so file deletion keeps up under constant load.
+      if (this.#gcWanted && !this.#closed) {
+        this.#gcWanted = false;
         await this.#collect();
-      } catch (err) {
-        this.logger.warn("WAL garbage collection failed; will retry", { err });
       }
+      if (this.#pending.length === 0) return;
+      await this.#flush(this.#takeBatch());
     }
   }
 
@@ -355,6 +358,10 @@ export class Wal {
 
   /** Writes and syncs the accepted appends of `batch`, then applies and resolves them. */
   async #flush(batch: Pending[]): Promise<void> {
+    if (this.#failed !== undefined) {
+      for (const p of batch) p.reject(this.#failed);
+      return;
+    }
     const accepted = this.#validate(batch);
     if (accepted.length === 0) return;
     const active = this.#active!;
@@ -371,16 +378,26 @@ export class Wal {
     }
     if (at !== bytes) throw new Error(`WAL flush encoded ${at} bytes, expected ${bytes}`);
     const start = active.sizeBytes;
+    let stage = "write";
     try {
       await this.#cutFailedTail();
       await writeAll(active.file, buf);
       this.#counters.bytesWritten += bytes;
       this.#counters.flushes++;
+      stage = "sync";
       await active.file.syncData();
       this.#counters.syncs++;
     } catch (err) {
       await this.#undoWrite(active, start);
-      const failure = ioError(err, `WAL write to ${walFilePath(this.dir, active.id)}`);
+      const failure = ioError(err, `WAL ${stage} of ${walFilePath(this.dir, active.id)}`);
+      if (stage === "sync" && !(failure instanceof DiskFullError)) {
+        // After a failed fsync the kernel may have dropped dirty pages while a retry reports
+        // success: nothing written since can be trusted, so the WAL refuses further writes.
+        this.#failed = failure;
+        this.logger.error("WAL sync failed; refusing further appends until reopened", {
+          err: failure,
+        });
+      }
       this.#counters.failedAppends += accepted.length;
       this.logger.warn("WAL flush failed", { err: failure, appends: accepted.length, bytes });
       for (const p of accepted) p.reject(failure);
@@ -411,7 +428,7 @@ export class Wal {
         if (proj === undefined) {
           const base = this.#groups.get(p.group);
           if (base === undefined && this.#groups.size + newGroups >= this.cfg.groupsMax) {
-            throw new WalRecordTooLargeError(
+            throw new WalInvalidAppendError(
               `the WAL already tracks groupsMax ${this.cfg.groupsMax} groups`,
             );
           }
@@ -540,6 +557,8 @@ export class Wal {
         vote: voteBytesOf(hs),
       });
     }
+    // The end record tells recovery the checkpoint is whole (a file torn inside it is no start).
+    records.push({ rec: { kind: KIND_CHECKPOINT_END, group: 0, records: records.length / 2 } });
     return records;
   }
 
@@ -558,7 +577,14 @@ export class Wal {
     const cut = startOk.lastIndexOf(true);
     if (cut <= 0) return;
     const first = ids[cut];
-    await writeStartId(this.dir, first);
+    try {
+      await writeStartId(this.dir, first);
+    } catch (err) {
+      this.logger.warn("could not move the WAL start; files stay until the next roll or release", {
+        err,
+      });
+      return;
+    }
     for (const [group, end] of this.#state.checkpoints.get(first) ?? new Map()) {
       const log = this.#groups.get(group)!;
       if (end.lastIndex <= log.snapIndex) continue;
@@ -573,13 +599,19 @@ export class Wal {
     for (const id of doomed) {
       this.#readers.get(id)?.close();
       this.#readers.delete(id);
-      await Deno.remove(walFilePath(this.dir, id));
+      // Once the start has moved, a file left behind is removed by the next open.
+      await Deno.remove(walFilePath(this.dir, id)).catch((err) =>
+        this.logger.warn("could not delete a WAL file before the start", { err, id })
+      );
       this.#fileBytes.delete(id);
       this.#state.refs.delete(id);
       this.#state.checkpoints.delete(id);
+      this.#state.complete.delete(id);
       this.#counters.filesDeleted++;
     }
-    await syncDir(this.dir);
+    await syncDir(this.dir).catch((err) =>
+      this.logger.warn("could not sync the WAL directory", { err })
+    );
     this.logger.debug("WAL files deleted", { files: doomed });
   }
 
@@ -591,7 +623,7 @@ export class Wal {
       for (const [group, index] of this.#state.refs.get(ids[j]) ?? new Map<GroupId, number>()) {
         reach.set(group, Math.min(reach.get(group) ?? Infinity, index));
       }
-      let fine = true;
+      let fine = this.#state.complete.has(ids[j]);
       for (const [group, end] of this.#state.checkpoints.get(ids[j]) ?? new Map()) {
         const log = this.#groups.get(group)!;
         const bound = Math.max(log.releaseBefore, log.snapIndex + 1);

@@ -1,6 +1,8 @@
 /** Snapshot markers, release points and deletion of WAL files no group needs. */
 import assert from "node:assert/strict";
 import { openWal, WalCompactedError, WalInvalidAppendError } from "../../../src/storage/wal/mod.ts";
+import { join } from "node:path";
+import { decodeRecord } from "../../../src/storage/wal/record.ts";
 import { datas, makeEntries, waitFor, walFiles, withTempDir } from "./helpers.ts";
 
 /** Every flush rolls the file: each append (or each tick's appends) gets its own file. */
@@ -176,6 +178,100 @@ Deno.test("the file count stays bounded while groups keep appending and releasin
       }
     } finally {
       await wal.close();
+    }
+  });
+});
+
+Deno.test("files left below the recorded start by an interrupted collection are removed at open", async () => {
+  await withTempDir(async (dir) => {
+    const wal = await openWal(dir, ROLL_EVERY_FLUSH);
+    await wal.append(1, { entries: makeEntries(1, 1, 5, 1) });
+    await wal.append(1, { entries: makeEntries(1, 6, 10, 1) });
+    await wal.settle();
+    const before = walFiles(dir);
+    const oldest = Deno.readFileSync(join(dir, before[0]));
+    wal.releaseBefore(1, 11);
+    await wal.settle();
+    assert.ok(!walFiles(dir).includes(before[0]));
+    await wal.close();
+    // As if the process died after moving the start but before deleting the file.
+    Deno.writeFileSync(join(dir, before[0]), oldest);
+    const again = await openWal(dir);
+    try {
+      assert.ok(!walFiles(dir).includes(before[0]));
+      assert.equal(again.firstIndex(1), 11);
+      assert.equal(again.term(1, 10), 1);
+    } finally {
+      await again.close();
+    }
+  });
+});
+
+Deno.test("file deletion keeps up while appends never stop", async () => {
+  await withTempDir(async (dir) => {
+    const wal = await openWal(dir, { segmentBytesMax: 8 * 1024 });
+    try {
+      let stop = false;
+      let finished = 0;
+      const appenders = [0, 1, 2, 3].map(async (g) => {
+        for (let i = 1; i <= 100_000 && !stop; i++) {
+          await wal.append(g, { entries: makeEntries(g, i, i, 1) });
+          if (i > 20) wal.releaseBefore(g, i - 10);
+        }
+        finished++;
+      });
+      await waitFor(() => wal.stats().filesDeleted >= 5, {
+        what: "files deleted under load",
+        timeoutMs: 20_000,
+      });
+      assert.equal(finished, 0, "appends were still flowing");
+      stop = true;
+      await Promise.all(appenders);
+      assert.ok(wal.stats().files <= 6, `${wal.stats().files} files`);
+    } finally {
+      await wal.close();
+    }
+  });
+});
+
+Deno.test("a file torn inside its checkpoint never becomes the replay start", async () => {
+  await withTempDir(async (dir) => {
+    const first = await openWal(dir);
+    await first.append(1, {
+      entries: makeEntries(1, 1, 3, 1),
+      hardState: { term: 1, vote: "a", commit: 3 },
+    });
+    await first.append(2, {
+      entries: makeEntries(2, 1, 3, 1),
+      hardState: { term: 1, vote: "b", commit: 2 },
+    });
+    await first.close();
+    // Open once more: the new file's checkpoint holds groups 1 and 2. Tear it after group 1,
+    // as a crash while starting the file would.
+    await (await openWal(dir)).close();
+    const newest = join(dir, walFiles(dir).at(-1)!);
+    const bytes = Deno.readFileSync(newest);
+    let offset = 8;
+    for (let i = 0; i < 2; i++) {
+      const res = decodeRecord(bytes, offset, 1 << 20);
+      assert.ok(res.ok);
+      offset += res.bytes;
+    }
+    Deno.writeFileSync(newest, bytes.subarray(0, offset));
+    const wal = await openWal(dir);
+    await wal.append(2, { entries: makeEntries(2, 4, 4, 1) });
+    wal.releaseBefore(1, 4);
+    wal.releaseBefore(2, 3); // group 2 still needs entry 3: the newest file cannot start a replay
+    await wal.settle();
+    await wal.close();
+    // Group 2 is not in the torn checkpoint; the start must not have moved to that file.
+    const again = await openWal(dir);
+    try {
+      assert.deepEqual(again.hardState(2), { term: 1, vote: "b", commit: 2 });
+      assert.equal(again.lastIndex(2), 4);
+      assert.deepEqual(again.hardState(1), { term: 1, vote: "a", commit: 3 });
+    } finally {
+      await again.close();
     }
   });
 });

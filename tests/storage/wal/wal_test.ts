@@ -391,3 +391,41 @@ Deno.test("rolls to a new file at segmentBytesMax and reads across files after a
     }
   });
 });
+
+Deno.test("a flush writes at most about flushBytesMax; the rest wait for the next one", async () => {
+  await withWal({ flushBytesMax: 1000 }, async (wal) => {
+    const before = wal.stats().syncs;
+    const data = new Uint8Array(400);
+    await Promise.all(
+      [1, 2, 3, 4, 5, 6].map((g) =>
+        wal.append(g, { entries: [{ index: 1, term: 1, type: 0, data }] })
+      ),
+    );
+    // 430-byte appends: two fit in 1000 bytes, so six appends take three flushes.
+    assert.equal(wal.stats().syncs - before, 3);
+    for (const g of [1, 2, 3, 4, 5, 6]) assert.equal(wal.lastIndex(g), 1);
+  });
+});
+
+Deno.test("refuses a new group beyond groupsMax and keeps serving the known ones", async () => {
+  await withWal({ groupsMax: 2 }, async (wal) => {
+    await wal.append(1, { entries: makeEntries(1, 1, 1, 1) });
+    await wal.append(2, { entries: makeEntries(2, 1, 1, 1) });
+    await assert.rejects(
+      wal.append(3, { entries: makeEntries(3, 1, 1, 1) }),
+      WalInvalidAppendError,
+    );
+    await wal.append(1, { entries: makeEntries(1, 2, 2, 1) });
+    assert.deepEqual(wal.groups(), [1, 2]);
+  });
+  await withTempDir(async (dir) => {
+    await (await openWal(dir)).close();
+    const again = await openWal(dir, { groupsMax: 1 });
+    try {
+      assert.deepEqual(again.groups(), [], "file checkpoints create no groups");
+      await again.append(5, { entries: makeEntries(5, 1, 1, 1) });
+    } finally {
+      await again.close();
+    }
+  });
+});

@@ -1,0 +1,148 @@
+/**
+ * A small request/response protocol between nodes over the peer transport, on a reserved
+ * group id: a follower forwards a write (or asks for a read index) to the leader and waits,
+ * with a deadline, for its answer. Requests and answers are MessagePack values checked here,
+ * at the edge, before anything trusts them.
+ */
+import type { NodeId } from "../raft/mod.ts";
+import type { ApplyResult } from "./command.ts";
+
+/** The group id reserved for forwarded requests (never a Raft group). */
+export const forwardGroupId = 0xffff_ffff;
+
+/** What a node may ask the leader of a group. */
+export type ForwardRequest =
+  | { op: "propose"; group: number; command: Uint8Array }
+  | { op: "read-index"; group: number };
+
+/** The leader's answer: the result, or an error code with the leader it knows of. */
+export type ForwardResponse =
+  | { ok: true; result?: ApplyResult; index?: number }
+  | { ok: false; code: string; message: string; leader?: NodeId | null };
+
+type Wire =
+  | { t: "req"; id: number; req: ForwardRequest }
+  | { t: "resp"; id: number; resp: ForwardResponse };
+
+/** Options of {@link Forwarder}. */
+export interface ForwarderOptions {
+  /** Queues a message to a peer on the reserved group; false when it could not be queued. */
+  send: (to: NodeId, message: unknown) => boolean;
+  /** Serves a request from a peer. Throwing answers { ok: false, code: "internal" }. */
+  serve: (from: NodeId, request: ForwardRequest) => Promise<ForwardResponse>;
+  /** Requests of this node waiting for answers at once. Default 16384. */
+  pendingMax?: number;
+}
+
+interface Pending {
+  to: NodeId;
+  resolve: (response: ForwardResponse | undefined) => void;
+  timer: ReturnType<typeof setTimeout>;
+}
+
+function isRequest(value: unknown): value is ForwardRequest {
+  if (typeof value !== "object" || value === null) return false;
+  const v = value as Record<string, unknown>;
+  if (typeof v.group !== "number" || !Number.isInteger(v.group)) return false;
+  if (v.op === "read-index") return true;
+  return v.op === "propose" && v.command instanceof Uint8Array;
+}
+
+function isResponse(value: unknown): value is ForwardResponse {
+  if (typeof value !== "object" || value === null) return false;
+  const v = value as Record<string, unknown>;
+  if (v.ok === true) return true;
+  return v.ok === false && typeof v.code === "string" && typeof v.message === "string";
+}
+
+/** Sends requests to peers and answers theirs; see the module comment. */
+export class Forwarder {
+  #o: ForwarderOptions;
+  #nextId = 1;
+  #pending = new Map<number, Pending>();
+
+  /** Creates a forwarder; feed it inbound messages of the reserved group with onMessage. */
+  constructor(options: ForwarderOptions) {
+    this.#o = options;
+  }
+
+  /**
+   * Sends `request` to `to`; resolves to its answer, or to undefined when none came within
+   * `timeoutMs` (or it could not be sent): the caller cannot know whether it was served.
+   */
+  request(
+    to: NodeId,
+    request: ForwardRequest,
+    timeoutMs: number,
+  ): Promise<ForwardResponse | undefined> {
+    if (this.#pending.size >= (this.#o.pendingMax ?? 16384)) {
+      return Promise.resolve({
+        ok: false,
+        code: "unavailable",
+        message: "too many forwarded requests",
+      });
+    }
+    const id = this.#nextId++;
+    const { promise, resolve } = Promise.withResolvers<ForwardResponse | undefined>();
+    const timer = setTimeout(() => {
+      this.#pending.delete(id);
+      resolve(undefined);
+    }, timeoutMs);
+    this.#pending.set(id, { to, resolve, timer });
+    const wire: Wire = { t: "req", id, req: request };
+    if (!this.#o.send(to, wire)) {
+      clearTimeout(timer);
+      this.#pending.delete(id);
+      return Promise.resolve({ ok: false, code: "no_leader", message: `cannot reach ${to}` });
+    }
+    return promise;
+  }
+
+  /** Handles one message of the reserved group from `from`; malformed ones are ignored. */
+  onMessage(from: NodeId, message: unknown): void {
+    if (typeof message !== "object" || message === null) return;
+    const m = message as Record<string, unknown>;
+    if (typeof m.id !== "number" || !Number.isSafeInteger(m.id)) return;
+    const id = m.id;
+    if (m.t === "resp" && isResponse(m.resp)) {
+      const pending = this.#pending.get(id);
+      if (pending === undefined || pending.to !== from) return; // late or spoofed answer
+      this.#pending.delete(id);
+      clearTimeout(pending.timer);
+      pending.resolve(m.resp);
+    } else if (m.t === "req" && isRequest(m.req)) {
+      this.#o.serve(from, m.req)
+        .catch((error): ForwardResponse => ({
+          ok: false,
+          code: typeof error?.code === "string" ? error.code : "internal",
+          message: error instanceof Error ? error.message : String(error),
+        }))
+        .then((resp) => {
+          const wire: Wire = { t: "resp", id, resp };
+          this.#o.send(from, wire);
+        });
+    }
+  }
+
+  /**
+   * Gives up on the requests waiting for `peer` (it is no longer the leader): they resolve
+   * to undefined at once, as a timeout would, instead of holding their callers.
+   */
+  abandon(peer: NodeId): void {
+    for (const [id, p] of this.#pending) {
+      if (p.to !== peer) continue;
+      clearTimeout(p.timer);
+      this.#pending.delete(id);
+      p.resolve(undefined);
+    }
+  }
+
+  /** Resolves every waiting request to undefined (outcome unknown). */
+  close(): void {
+    for (const p of this.#pending.values()) {
+      clearTimeout(p.timer);
+      p.resolve(undefined);
+    }
+    this.#pending.clear();
+  }
+}

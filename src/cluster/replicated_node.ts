@@ -1,0 +1,79 @@
+/**
+ * Builds a node's replicated service from its configuration: reads the cluster secret,
+ * starts the Raft host (WAL, group store, transport, ticker) and wraps it in the service.
+ */
+import type { ClusterConfig, Config } from "../config.ts";
+import type { Logger } from "../log.ts";
+import { secretBytesMin } from "../transport/mod.ts";
+import { RaftHost } from "./raft_host.ts";
+import { ReplicatedKvService } from "./replicated_service.ts";
+
+/** The environment variable holding the cluster secret when no --secret-file is given. */
+export const clusterSecretEnv = "RINGKV_CLUSTER_SECRET";
+
+/**
+ * The cluster secret: the --secret-file's content (one trailing newline dropped), else the
+ * RINGKV_CLUSTER_SECRET variable. Throws when neither gives at least secretBytesMin bytes.
+ */
+export async function readClusterSecret(
+  cluster: ClusterConfig,
+  options: { env?: Record<string, string | undefined> } = {},
+): Promise<string> {
+  let secret: string | undefined;
+  let source: string;
+  if (cluster.secretFile !== undefined) {
+    source = `--secret-file ${cluster.secretFile}`;
+    secret = (await Deno.readTextFile(cluster.secretFile)).replace(/\r?\n$/, "");
+  } else {
+    source = clusterSecretEnv;
+    secret = (options.env ?? Deno.env.toObject())[clusterSecretEnv];
+  }
+  if (secret === undefined || new TextEncoder().encode(secret).byteLength < secretBytesMin) {
+    throw new RangeError(
+      `${source}: a cluster secret of at least ${secretBytesMin} bytes is required with --cluster`,
+    );
+  }
+  return secret;
+}
+
+/** Options of {@link openReplicatedService}. */
+export interface OpenReplicatedOptions {
+  secret: string;
+  logger: Logger;
+  /** Called once if the Raft group fails: the process should stop. */
+  onFatal: (error: unknown) => void;
+}
+
+/** Starts the Raft host of `config` (which must have `cluster`) and returns its service. */
+export async function openReplicatedService(
+  config: Config,
+  options: OpenReplicatedOptions,
+): Promise<ReplicatedKvService> {
+  const cluster = config.cluster;
+  if (cluster === undefined) throw new RangeError("openReplicatedService needs config.cluster");
+  const host = await RaftHost.start({
+    nodeId: config.id,
+    members: cluster.members,
+    peerListen: { hostname: cluster.peerHost, port: cluster.peerPort },
+    secret: options.secret,
+    dataDir: config.dataDir,
+    storeOptions: {
+      segmentBytesMax: config.segmentBytesMax,
+      keyBytesMax: config.keyBytesMax,
+      valueBytesMax: config.valueBytesMax,
+      batchOpsMax: config.batchOpsMax,
+      cacheBytesMax: config.cacheBytesMax,
+      syncIntervalMs: config.syncIntervalMs,
+    },
+    timing: {
+      tickMs: cluster.tickMs,
+      electionTicks: cluster.electionTicks,
+      heartbeatTicks: cluster.heartbeatTicks,
+      proposalTimeoutMs: cluster.proposalTimeoutMs,
+      readTimeoutMs: cluster.proposalTimeoutMs,
+    },
+    logger: options.logger.child({ component: "raft" }),
+    onFatal: options.onFatal,
+  });
+  return new ReplicatedKvService(host);
+}

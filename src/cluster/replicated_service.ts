@@ -1,0 +1,221 @@
+/**
+ * The replicated KvService: writes go through group 1's Raft log and are acknowledged once
+ * committed on a quorum and applied here; reads are linearizable (ReadIndex, then a read of
+ * the local store once it has applied that index). Any node serves any request: a follower
+ * forwards writes and read-index requests to the leader over the peer transport.
+ */
+import type { NodeId } from "../raft/mod.ts";
+import { type ApplyResult, encodeCommand, type KvCommand } from "./command.ts";
+import type { ForwardRequest } from "./forwarding.ts";
+import { isNotLeader, notAppliedError, outcomeUnknownError } from "./group_host.ts";
+import { listRange, prefixEnd } from "./key_range.ts";
+import {
+  type Bytes,
+  type KvBatchOp,
+  type KvListOptions,
+  type KvListPage,
+  type KvPutResult,
+  type KvService,
+  KvServiceError,
+  type KvStatus,
+  type KvValue,
+  type KvWriteOptions,
+  type Version,
+} from "./kv_service.ts";
+import { defaultGroupId, type RaftHost } from "./raft_host.ts";
+
+/** A failed write's error, carrying what the API shows (failing op, current version). */
+export class ApplyError extends KvServiceError {
+  readonly currentSeq?: number;
+
+  /** Builds the error of a result that was not ok. */
+  constructor(result: Extract<ApplyResult, { ok: false }>) {
+    super(result.code as KvServiceError["code"], result.message, { opIndex: result.opIndex });
+    this.currentSeq = result.currentSeq;
+  }
+}
+
+/** Attempts to reach the current leader before giving up (each one follows a new leader hint). */
+const hopsMax = 3;
+
+/** A KvService over a RaftHost; closing the service closes the host. */
+export class ReplicatedKvService implements KvService {
+  #host: RaftHost;
+  #closing = false;
+
+  /** Serves over a started host; the service owns it from now on. */
+  constructor(host: RaftHost) {
+    this.#host = host;
+  }
+
+  /** The host (for status and tests). */
+  get host(): RaftHost {
+    return this.#host;
+  }
+
+  async get(key: Bytes): Promise<KvValue | undefined> {
+    await this.#linearizable();
+    const found = await this.#group().store.getVersioned(key);
+    if (found === undefined) return undefined;
+    return { value: found.value, version: found.seq };
+  }
+
+  async put(key: Bytes, value: Bytes, options: KvWriteOptions = {}): Promise<KvPutResult> {
+    const r = await this.#write({ op: "put", key, value, condition: options.condition });
+    if (r.version === undefined) throw new Error("a put applied without a version"); // invariant
+    return { version: r.version, created: r.created === true };
+  }
+
+  async delete(key: Bytes, options: KvWriteOptions = {}): Promise<Version | undefined> {
+    const r = await this.#write({ op: "delete", key, condition: options.condition });
+    return r.version;
+  }
+
+  async batch(ops: KvBatchOp[]): Promise<{ version: Version }> {
+    const r = await this.#write({ op: "batch", ops });
+    if (r.version === undefined) throw new Error("a batch applied without a version"); // invariant
+    return { version: r.version };
+  }
+
+  async list(options: KvListOptions): Promise<KvListPage> {
+    if (!(options.limit >= 1)) throw new RangeError(`list limit must be >= 1: ${options.limit}`);
+    await this.#linearizable();
+    const base = options.prefix !== undefined
+      ? { start: options.prefix, end: prefixEnd(options.prefix) }
+      : { start: options.start, end: options.end };
+    const range = listRange(base, { after: options.after, reverse: options.reverse });
+    if (range === undefined) return { entries: [], more: false };
+    const scanned = await this.#group().store.scan({
+      start: range.start,
+      end: range.end,
+      limit: options.limit + 1,
+      reverse: options.reverse,
+      keysOnly: options.keysOnly,
+    });
+    const more = scanned.length > options.limit;
+    const entries = scanned.slice(0, options.limit).map((e) => ({
+      key: e.key,
+      value: options.keysOnly ? undefined : e.value,
+      version: e.seq,
+    }));
+    return { entries, more };
+  }
+
+  status(): KvStatus {
+    const s = this.#group().store.stats();
+    return {
+      version: s.lastSeq,
+      keys: s.keys,
+      liveBytes: s.liveBytes,
+      deadBytes: s.deadBytes,
+      diskBytes: s.diskBytes,
+      segments: s.segments,
+      merges: s.merges,
+      cacheHits: s.cacheHits,
+      cacheMisses: s.cacheMisses,
+      cacheBytes: s.cacheBytes,
+    };
+  }
+
+  ready(): boolean {
+    return !this.#closing && this.#group().healthy;
+  }
+
+  async close(): Promise<void> {
+    this.#closing = true;
+    await this.#host.close();
+  }
+
+  #group() {
+    return this.#host.group(defaultGroupId);
+  }
+
+  /** Proposes on the leader (here or forwarded) and returns the ok result, or throws. */
+  async #write(command: KvCommand): Promise<Extract<ApplyResult, { ok: true }>> {
+    const result = await this.#propose(command);
+    if (!result.ok) throw new ApplyError(result);
+    return result;
+  }
+
+  async #propose(command: KvCommand): Promise<ApplyResult> {
+    const group = this.#group();
+    let encoded: Uint8Array | undefined;
+    for (let hop = 0; hop < hopsMax; hop++) {
+      if (hop > 0) await this.#pause();
+      const leader = await this.#leader();
+      if (leader === this.#host.nodeId) {
+        try {
+          return await group.propose(command);
+        } catch (error) {
+          if (isNotLeader(error)) continue; // lost leadership before proposing: safe to retry
+          throw error;
+        }
+      }
+      encoded ??= encodeCommand(command);
+      const request: ForwardRequest = { op: "propose", group: group.groupId, command: encoded };
+      const resp = await this.#host.forward(leader, request, this.#host.timing.proposalTimeoutMs);
+      if (resp === undefined) {
+        throw outcomeUnknownError(
+          `no answer from the leader ${leader} in time; the write may have been applied`,
+        );
+      }
+      if (resp.ok) {
+        if (resp.result === undefined) throw new Error("forwarded write answered without a result");
+        return resp.result;
+      }
+      if (resp.code === "not_leader") continue; // the peer did not propose it: safe to retry
+      throw new KvServiceError(resp.code as KvServiceError["code"], resp.message);
+    }
+    throw notAppliedError("the leader kept changing; the write was not applied; retry");
+  }
+
+  /** Waits until this replica has applied a linearizable read point. */
+  async #linearizable(): Promise<void> {
+    const group = this.#group();
+    for (let hop = 0; hop < hopsMax; hop++) {
+      if (hop > 0) await this.#pause();
+      const leader = await this.#leader();
+      let index: number;
+      if (leader === this.#host.nodeId) {
+        try {
+          index = await group.readIndex();
+        } catch (error) {
+          if (isNotLeader(error)) continue;
+          throw error;
+        }
+      } else {
+        const request: ForwardRequest = { op: "read-index", group: group.groupId };
+        const resp = await this.#host.forward(leader, request, this.#host.timing.readTimeoutMs);
+        if (resp === undefined) {
+          throw notAppliedError(`no read index from the leader ${leader} in time`);
+        }
+        if (!resp.ok) {
+          if (resp.code === "not_leader") continue;
+          throw new KvServiceError(resp.code as KvServiceError["code"], resp.message);
+        }
+        if (typeof resp.index !== "number") throw new Error("read index answer without an index");
+        index = resp.index;
+      }
+      await group.waitApplied(index);
+      return;
+    }
+    throw notAppliedError("the leader kept changing; retry the read");
+  }
+
+  /** Waits about one heartbeat, so a changing leadership can settle before the next hop. */
+  #pause(): Promise<void> {
+    const t = this.#host.timing;
+    return new Promise((resolve) => setTimeout(resolve, t.heartbeatTicks * t.tickMs * 2));
+  }
+
+  /** The leader, waiting up to a few election timeouts for one; throws "no_leader". */
+  async #leader(): Promise<NodeId> {
+    const t = this.#host.timing;
+    const waitMs = Math.min(t.proposalTimeoutMs, 3 * 2 * t.electionTicks * t.tickMs);
+    const leader = await this.#group().waitForLeader(waitMs);
+    if (leader === null) {
+      throw notAppliedError("no leader: the cluster has no quorum now");
+    }
+    return leader;
+  }
+}
