@@ -70,7 +70,11 @@ Deno.test("classifies a refused connection and a timeout", async () => {
     for (const c of accepted) c.close();
     await loop;
   }
-  const refused = new Http1Connection(`http://127.0.0.1:${port}`);
+  // A loopback address no other test listens on, so a parallel test cannot take the freed port.
+  const closed = Deno.listen({ hostname: "127.77.0.1", port: 0 });
+  const closedPort = (closed.addr as Deno.NetAddr).port;
+  closed.close();
+  const refused = new Http1Connection(`http://127.77.0.1:${closedPort}`);
   const error = await refused.request("GET", "/", { timeoutMs: 1000 }).catch((e) => e);
   assert.equal(error.kind, "connection_refused");
 });

@@ -59,11 +59,22 @@ export class Network {
     const learners = options.learners ?? [];
     const peers = ids.filter((id) => !learners.includes(id));
     for (const id of ids) {
-      const config: RaftConfig = { ...this.#shared, id, peers, learners };
+      const config: RaftConfig = { ...this.#configFor(id), peers, learners };
       const storage = new MemoryStorage();
       this.#add(id, createRaftNode(config, storage), storage, config);
     }
     this.settle();
+  }
+
+  /**
+   * The shared config for `id`. A shared randomSeed is mixed with the id: nodes with one
+   * seed would draw the same election timeouts forever and split every vote in lockstep.
+   */
+  #configFor(id: NodeId): RaftConfig {
+    const config: RaftConfig = { ...this.#shared, id };
+    const base = this.#shared.randomSeed;
+    if (base !== undefined) config.randomSeed = mixSeed(base, id);
+    return config;
   }
 
   #add(id: NodeId, node: RaftNode, storage: MemoryStorage, config: RaftConfig): Member {
@@ -82,7 +93,7 @@ export class Network {
 
   /** Starts a new, empty node that joins by learning the log from the leader. */
   addJoiner(id: NodeId): Member {
-    const config: RaftConfig = { ...this.#shared, id };
+    const config = this.#configFor(id);
     const storage = new MemoryStorage();
     return this.#add(id, createRaftNode(config, storage), storage, config);
   }
@@ -270,6 +281,12 @@ export class Network {
     if (last < first) return [];
     return s.entries(first, last + 1).map((e) => `${e.index}:${e.term}`);
   }
+}
+
+function mixSeed(seed: number, id: NodeId): number {
+  let h = Math.imul(seed >>> 0, 0x9e3779b1) >>> 0;
+  for (let i = 0; i < id.length; i++) h = Math.imul(h ^ id.charCodeAt(i), 0x01000193);
+  return h >>> 0;
 }
 
 /** Encodes a string as request bytes. */
