@@ -11,6 +11,7 @@
  */
 import { parseArgs } from "node:util";
 import { formatReport, parseLoadArgs, runLoad, validateLoadOptions } from "./load.ts";
+import { freePorts } from "./child_server.ts";
 
 /** Options of {@link startEtcdCluster}. */
 export interface EtcdClusterOptions {
@@ -75,18 +76,6 @@ export function findEtcd(explicit?: string): string | undefined {
     }
   }
   return undefined;
-}
-
-/** Distinct free loopback ports, all held open at once so none is handed out twice. */
-function freePorts(count: number): number[] {
-  const listeners = Array.from(
-    { length: count },
-    () => Deno.listen({ hostname: "127.0.0.1", port: 0 }),
-  );
-  const ports = listeners.map((l) => (l.addr as Deno.NetAddr).port);
-  for (const listener of listeners) listener.close();
-  if (new Set(ports).size !== count) throw new Error("the OS handed out a port twice");
-  return ports;
 }
 
 interface Spawned {

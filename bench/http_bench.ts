@@ -6,7 +6,7 @@
  * the baseline's GET), both with 64 connections.
  */
 import { parseArgs } from "node:util";
-import { type ChildServer, spawnServer } from "./child_server.ts";
+import { type ChildServer, spawnNode, spawnServer } from "./child_server.ts";
 import {
   loadDefaults,
   type LoadOptions,
@@ -51,7 +51,6 @@ export interface HttpBenchRow {
 }
 
 const here = new URL(".", import.meta.url).pathname;
-const mainPath = new URL("../main.ts", import.meta.url).pathname;
 
 function loadOptions(
   url: string,
@@ -133,16 +132,7 @@ export async function runHttpBench(bench: HttpBenchOptions): Promise<HttpBenchRo
   const dataDir = await Deno.makeTempDir({ prefix: "ringkv-bench-http-" });
   try {
     const ringkv = await withServer(
-      () =>
-        spawnServer([
-          mainPath,
-          "serve",
-          "--http",
-          "127.0.0.1:0",
-          "--data-dir",
-          dataDir,
-          ...bench.nodeArgs,
-        ]),
+      () => spawnNode(dataDir, { args: bench.nodeArgs }),
       (server) => measure(server, bench),
     );
     const reference = baseline.get.report.throughputOpsPerS;

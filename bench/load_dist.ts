@@ -1,16 +1,9 @@
 /** Seeded randomness for the load generator: a PRNG and uniform / Zipf key choosers. */
 
+import { seededRandom } from "../src/seeded_random.ts";
+
 /** A seeded generator of floats in [0, 1) (mulberry32: small, fast, good enough for load). */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { seededRandom };
 
 /** Picks a key index in [0, keys). */
 export type KeyChooser = () => number;

@@ -4,6 +4,7 @@
  * the data set that gets and scans read.
  */
 import { batchOpsMax, type KvEntry, type KvPeer } from "./storage_peers.ts";
+import { seededRandom } from "../src/seeded_random.ts";
 
 /** Every key the workloads write is this long. */
 export const keyBytes = 16;
@@ -67,14 +68,8 @@ export class ValueSource {
 
 /** A seeded generator of integers in [0, n) (mulberry32), so runs can be replayed. */
 export function randomInts(seed: number): (n: number) => number {
-  let a = seed >>> 0;
-  return (n) => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return Math.floor((((t ^ (t >>> 14)) >>> 0) / 4294967296) * n);
-  };
+  const random = seededRandom(seed);
+  return (n) => Math.floor(random() * n);
 }
 
 /** Latency figures of one run, in milliseconds. */

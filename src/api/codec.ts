@@ -16,17 +16,6 @@ function hexValue(code: number): number {
 /** Up to this length a JS loop beats TextEncoder's call into the runtime for ASCII text. */
 const asciiLoopLengthMax = 256;
 
-/** The bytes of `text` when it is all ASCII, else undefined (then TextEncoder does it). */
-function asciiBytes(text: string): Uint8Array | undefined {
-  const out = new Uint8Array(text.length);
-  for (let i = 0; i < text.length; i++) {
-    const code = text.charCodeAt(i);
-    if (code >= 0x80) return undefined;
-    out[i] = code;
-  }
-  return out;
-}
-
 /**
  * Percent-decodes `text` to raw bytes: `%FF` is the byte 0xFF; other characters are taken as
  * UTF-8. With `plusIsSpace` (query strings) `+` is a space. Returns undefined for a `%` not
@@ -37,11 +26,13 @@ export function percentDecode(
   options: { plusIsSpace?: boolean } = {},
 ): Uint8Array | undefined {
   const plus = options.plusIsSpace === true;
-  if (text.indexOf("%") < 0 && (!plus || text.indexOf("+") < 0)) {
-    return text.length <= asciiLoopLengthMax
-      ? asciiBytes(text) ?? encoder.encode(text)
-      : encoder.encode(text);
+  if (text.length <= asciiLoopLengthMax) {
+    // The common case, every key of every request: short ASCII text decoded in one pass
+    // over its characters, without TextEncoder's call into the runtime and a second buffer.
+    const decoded = decodeAscii(text, plus);
+    if (decoded !== null) return decoded;
   }
+  if (text.indexOf("%") < 0 && (!plus || text.indexOf("+") < 0)) return encoder.encode(text);
   const raw = encoder.encode(text);
   const out = new Uint8Array(raw.byteLength);
   let n = 0;
@@ -58,6 +49,33 @@ export function percentDecode(
     }
   }
   return out.subarray(0, n);
+}
+
+/**
+ * {@link percentDecode} of all-ASCII text; null when `text` has a non-ASCII character (the
+ * caller then decodes it as UTF-8), undefined for a malformed `%`.
+ */
+function decodeAscii(text: string, plus: boolean): Uint8Array | undefined | null {
+  const length = text.length;
+  const out = new Uint8Array(length);
+  let n = 0;
+  for (let i = 0; i < length; i++) {
+    const code = text.charCodeAt(i);
+    if (code >= 0x80) return null;
+    if (code === 0x25) {
+      const hi = i + 2 < length ? hexValue(text.charCodeAt(i + 1)) : -1;
+      const lo = hi >= 0 ? hexValue(text.charCodeAt(i + 2)) : -1;
+      if (lo < 0) {
+        // A non-ASCII character after the '%' is not a hex digit either: malformed anyway.
+        return undefined;
+      }
+      out[n++] = hi * 16 + lo;
+      i += 2;
+    } else {
+      out[n++] = plus && code === 0x2b ? 0x20 : code;
+    }
+  }
+  return n === length ? out : out.subarray(0, n);
 }
 
 /** Whether a byte is left as-is by {@link percentEncode}: A-Z a-z 0-9 - . _ ~ */

@@ -15,6 +15,7 @@ import {
   type RequestUrl,
   splitRequestUrl,
 } from "./context.ts";
+import { percentDecode } from "./codec.ts";
 import { HttpError, httpErrorResponse, problemResponse, serviceErrorResponse } from "./errors.ts";
 import { handleDelete, handleGet, handlePut, keyPathOffset, withHeaders } from "./kv_handlers.ts";
 import { ConcurrencyGate } from "./limits.ts";
@@ -134,8 +135,8 @@ class ApiRouter {
 
   /**
    * GET /kv/{key} answered synchronously when the service has the value in memory: one
-   * function, no Promise chain, no headers dictionary. Anything unusual (HEAD, a '%' or
-   * non-ASCII byte in the key, If-None-Match, a stop in progress, a full gate, a refused
+   * function, no Promise chain, no headers dictionary. Anything unusual (HEAD, a query, a
+   * malformed or over-long key, If-None-Match, a stop in progress, a full gate, a refused
    * token, a value not cached) returns undefined and takes the general path, which gives
    * the same answer. This path is most of a read-heavy node's CPU, so it is kept lean.
    */
@@ -150,7 +151,7 @@ class ApiRouter {
     const schemeEnd = rawUrl.indexOf("://");
     const pathStart = schemeEnd < 0 ? -1 : rawUrl.indexOf("/", schemeEnd + 3);
     if (pathStart < 0 || !rawUrl.startsWith("/kv/", pathStart)) return undefined;
-    const key = plainKey(rawUrl, pathStart + keyPathOffset, this.#state.limits.keyBytesMax);
+    const key = plainKey(rawUrl, pathStart, this.#state.limits.keyBytesMax);
     if (key === undefined || !this.gate.tryEnter()) return undefined;
     let response: Response | undefined;
     try {
@@ -262,21 +263,16 @@ class ApiRouter {
 }
 
 /**
- * The key bytes of `url` from index `start` to its end when every character is printable
- * ASCII other than '%', '?' and '#' (the common case, where percent-decoding is the identity)
- * and there are 1..keyBytesMax of them; undefined otherwise (the general path decodes it).
+ * The key of a /kv/{key} URL whose path starts at `pathStart`, when it is a plain one: no
+ * query or fragment, 1..keyBytesMax bytes once decoded, well-formed percent-encoding.
+ * Undefined otherwise (the general path gives the precise answer).
  */
-function plainKey(url: string, start: number, keyBytesMax: number): Uint8Array | undefined {
-  const n = url.length - start;
-  if (n < 1 || n > keyBytesMax) return undefined;
-  const key = new Uint8Array(n);
-  for (let i = 0; i < n; i++) {
-    const code = url.charCodeAt(start + i);
-    if (code <= 0x20 || code >= 0x7f || code === 0x25 || code === 0x3f || code === 0x23) {
-      return undefined;
-    }
-    key[i] = code;
-  }
+function plainKey(url: string, pathStart: number, keyBytesMax: number): Uint8Array | undefined {
+  const start = pathStart + keyPathOffset;
+  if (url.length - start > keyBytesMax * 3) return undefined;
+  if (url.indexOf("?", start) >= 0 || url.indexOf("#", start) >= 0) return undefined;
+  const key = percentDecode(url.slice(start));
+  if (key === undefined || key.byteLength === 0 || key.byteLength > keyBytesMax) return undefined;
   return key;
 }
 

@@ -3,7 +3,7 @@
  * durability setting (group-committed fdatasync by default) decides when a write is acked.
  */
 import type { BatchOp, Store, WriteCondition } from "../storage/types.ts";
-import { listRange, prefixEnd } from "./key_range.ts";
+import { listStore, storeStatus } from "./store_view.ts";
 import type {
   Bytes,
   KvBatchOp,
@@ -69,26 +69,7 @@ export class LocalKvService implements KvService {
   }
 
   async list(options: KvListOptions): Promise<KvListPage> {
-    if (!(options.limit >= 1)) throw new RangeError(`list limit must be >= 1: ${options.limit}`);
-    const base = options.prefix !== undefined
-      ? { start: options.prefix, end: prefixEnd(options.prefix) }
-      : { start: options.start, end: options.end };
-    const range = listRange(base, { after: options.after, reverse: options.reverse });
-    if (range === undefined) return { entries: [], more: false };
-    const scanned = await this.#store.scan({
-      start: range.start,
-      end: range.end,
-      limit: options.limit + 1,
-      reverse: options.reverse,
-      keysOnly: options.keysOnly,
-    });
-    const more = scanned.length > options.limit;
-    const entries = scanned.slice(0, options.limit).map((e) => ({
-      key: e.key,
-      value: options.keysOnly ? undefined : e.value,
-      version: e.seq,
-    }));
-    return { entries, more };
+    return await listStore(this.#store, options);
   }
 
   async batch(ops: KvBatchOp[]): Promise<{ version: Version }> {
@@ -102,19 +83,7 @@ export class LocalKvService implements KvService {
   }
 
   status(): KvStatus {
-    const s = this.#store.stats();
-    return {
-      version: s.lastSeq,
-      keys: s.keys,
-      liveBytes: s.liveBytes,
-      deadBytes: s.deadBytes,
-      diskBytes: s.diskBytes,
-      segments: s.segments,
-      merges: s.merges,
-      cacheHits: s.cacheHits,
-      cacheMisses: s.cacheMisses,
-      cacheBytes: s.cacheBytes,
-    };
+    return storeStatus(this.#store);
   }
 
   ready(): boolean {

@@ -8,7 +8,7 @@ import type { NodeId } from "../raft/mod.ts";
 import { type ApplyResult, encodeCommand, type KvCommand } from "./command.ts";
 import type { ForwardRequest } from "./forwarding.ts";
 import { isNotLeader, notAppliedError, outcomeUnknownError } from "./group_host.ts";
-import { listRange, prefixEnd } from "./key_range.ts";
+import { listStore, storeStatus } from "./store_view.ts";
 import {
   type Bytes,
   type KvBatchOp,
@@ -80,41 +80,11 @@ export class ReplicatedKvService implements KvService {
   async list(options: KvListOptions): Promise<KvListPage> {
     if (!(options.limit >= 1)) throw new RangeError(`list limit must be >= 1: ${options.limit}`);
     await this.#linearizable();
-    const base = options.prefix !== undefined
-      ? { start: options.prefix, end: prefixEnd(options.prefix) }
-      : { start: options.start, end: options.end };
-    const range = listRange(base, { after: options.after, reverse: options.reverse });
-    if (range === undefined) return { entries: [], more: false };
-    const scanned = await this.#group().store.scan({
-      start: range.start,
-      end: range.end,
-      limit: options.limit + 1,
-      reverse: options.reverse,
-      keysOnly: options.keysOnly,
-    });
-    const more = scanned.length > options.limit;
-    const entries = scanned.slice(0, options.limit).map((e) => ({
-      key: e.key,
-      value: options.keysOnly ? undefined : e.value,
-      version: e.seq,
-    }));
-    return { entries, more };
+    return await listStore(this.#group().store, options);
   }
 
   status(): KvStatus {
-    const s = this.#group().store.stats();
-    return {
-      version: s.lastSeq,
-      keys: s.keys,
-      liveBytes: s.liveBytes,
-      deadBytes: s.deadBytes,
-      diskBytes: s.diskBytes,
-      segments: s.segments,
-      merges: s.merges,
-      cacheHits: s.cacheHits,
-      cacheMisses: s.cacheMisses,
-      cacheBytes: s.cacheBytes,
-    };
+    return storeStatus(this.#group().store);
   }
 
   ready(): boolean {

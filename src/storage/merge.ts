@@ -35,8 +35,8 @@ import { hintPath, segmentPath, syncDir } from "./segment_files.ts";
 import { type ScannedRecord, SegmentScanner } from "./segment_scanner.ts";
 import type { MergeResult } from "./types.ts";
 
-/** Output writes shorter than this are not followed by a rest. */
-const IO_REST_MS_MIN = 1;
+/** Shortest rest after a slice that wrote. */
+const IO_REST_MS_MIN = 2;
 /** Longest rest after one output write. */
 const IO_REST_MS_MAX = 20;
 
@@ -193,14 +193,15 @@ async function copyLive(
   while (more) {
     more = scanner.step(PACER_CHECK_EVERY, onRecord, onCorrupt);
     if (more && !pacer.due() && copies.length < 3 * PENDING_COPIES_MAX) continue;
+    const wrote = copies.length > 0;
     const ioStart = performance.now();
     await writeCopies(ctx.outputs, { src: buf, copies });
     copies.length = 0;
     if (host.mergeAbort) throw new MergeAborted();
     // The merge's writes and syncs share the disk (and the file system journal) with durable
-    // writers: resting as long as they took leaves the disk to writers at least half the time.
+    // writers: resting at least as long as they took leaves writers the disk most of the time.
     const ioMs = performance.now() - ioStart;
-    if (ioMs >= IO_REST_MS_MIN) await rest(Math.min(ioMs, IO_REST_MS_MAX));
+    if (wrote) await rest(Math.min(Math.max(ioMs, IO_REST_MS_MIN), IO_REST_MS_MAX));
     await pacer.pause();
   }
   if (scanner.badOffset !== undefined) {

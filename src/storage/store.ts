@@ -116,7 +116,7 @@ async function writeAll(file: Deno.FsFile, buf: Uint8Array): Promise<void> {
 }
 
 /**
- * Writes all of `buf` with blocking writes. The group-commit path uses it: appending one
+ * Writes all of `buf` with blocking writes. The durable group commit uses it: appending one
  * group (kilobytes, to the page cache) takes ~15 µs blocking, while an async write's trip
  * through the thread pool adds ~100-150 µs to every group's write -> fdatasync cycle and
  * more main-thread CPU than the copy itself. Durability is unchanged: fdatasync still
@@ -652,7 +652,11 @@ export class SegmentStore implements Store, MergeHost {
     const buf = accepted.length === 1 ? accepted[0].buf : concat(accepted, bytes);
     const start = this.active.meta.sizeBytes;
     try {
-      writeAllSync(this.active.writer, buf);
+      // Durable groups are few and large: a blocking append beats the thread-pool round
+      // trip. Without per-group fdatasync, groups are small and frequent, and the
+      // asynchronous write keeps that syscall work off the event loop.
+      if (this.cfg.sync === "always") writeAllSync(this.active.writer, buf);
+      else await writeAll(this.active.writer, buf);
       if (this.cfg.sync === "always") await this.#syncActive(accepted.length);
     } catch (err) {
       await this.#undoAppend(start);

@@ -4,6 +4,7 @@
  * replace it as is.
  */
 import type { NodeId } from "./codec.ts";
+import { seededRandom } from "../seeded_random.ts";
 
 /**
  * The JSON shape of a fault configuration, e.g.
@@ -96,18 +97,6 @@ export function parseFaultSpec(value: unknown): FaultSpec {
   };
 }
 
-/** A small seeded PRNG (mulberry32): uniform floats in [0, 1). */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** Decides, per message, whether peer traffic is dropped or delayed. */
 export class FaultInjector {
   /** Whether faults can be configured; fixed at construction. */
@@ -123,7 +112,7 @@ export class FaultInjector {
   constructor(options: FaultInjectorOptions = {}) {
     this.enabled = options.enabled ?? false;
     this.seed = options.seed ?? (crypto.getRandomValues(new Uint32Array(1))[0]);
-    this.#random = mulberry32(this.seed);
+    this.#random = seededRandom(this.seed);
   }
 
   /**

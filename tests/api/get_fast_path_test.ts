@@ -100,17 +100,37 @@ Deno.test("If-None-Match with the current version still answers 304 for a cached
   });
 });
 
-Deno.test("a percent-encoded key and its plain spelling read the same value", async () => {
+Deno.test("a percent-encoded key and its plain spelling both read from memory", async () => {
   await withApi({}, async ({ service, send }) => {
-    const put = await send("PUT", "/kv/a%2Fb", { body: "slash" });
+    const put = await send("PUT", "/kv/a%2Fb%20%C3%A9", { body: "slash" });
     assert.equal(put.status, 201);
     await put.body?.cancel();
-    const encoded = await send("GET", "/kv/a%2Fb");
+    const encoded = await send("GET", "/kv/a%2Fb%20%C3%A9");
     assert.equal(await encoded.text(), "slash");
-    assert.equal(service.cachedGets, 0, "a '%' in the key takes the general path");
-    const plain = await send("GET", "/kv/a/b");
+    const plain = await send("GET", "/kv/a/b%20%c3%a9");
     assert.equal(await plain.text(), "slash");
-    assert.equal(service.cachedGets, 1);
+    assert.equal(service.cachedGets, 2);
+    assert.equal(service.gets, 0);
+  });
+});
+
+Deno.test("a malformed percent-encoding answers 400 without a lookup", async () => {
+  await withApi({}, async ({ service, send }) => {
+    const res = await send("GET", "/kv/a%2");
+    assert.equal(res.status, 400);
+    await res.body?.cancel();
+    assert.equal(service.cachedGets + service.gets, 0);
+  });
+});
+
+Deno.test("a GET with a query string takes the general path and still reads the key", async () => {
+  await withApi({}, async ({ service, send }) => {
+    const put = await send("PUT", "/kv/q1", { body: "v" });
+    await put.body?.cancel();
+    const res = await send("GET", "/kv/q1?x=1");
+    assert.equal(res.status, 200);
+    assert.equal(await res.text(), "v");
+    assert.equal(service.cachedGets, 0);
   });
 });
 

@@ -2,7 +2,7 @@
  * Runs a real ringkv node (`main.ts serve`) as a child process on a free loopback port with a
  * fresh temp data dir, for end-to-end tests of the client, the CLI and the load generator.
  */
-import { spawnServer } from "../../bench/child_server.ts";
+import { mainPath, spawnNode } from "../../bench/child_server.ts";
 
 /** A running node process. */
 export interface NodeProcess {
@@ -14,21 +14,13 @@ export interface NodeProcess {
 }
 
 /** Path of main.ts, for tests that run the CLI. */
-export const mainPath = new URL("../../main.ts", import.meta.url).pathname;
+export { mainPath };
 
 /** Starts `main.ts serve --http 127.0.0.1:0 --data-dir <temp> ...extraArgs`. */
 export async function startNodeProcess(extraArgs: string[] = []): Promise<NodeProcess> {
   const dataDir = await Deno.makeTempDir({ prefix: "ringkv-node-" });
   try {
-    const server = await spawnServer([
-      mainPath,
-      "serve",
-      "--http",
-      "127.0.0.1:0",
-      "--data-dir",
-      dataDir,
-      ...extraArgs,
-    ]);
+    const server = await spawnNode(dataDir, { args: extraArgs });
     return {
       url: server.url,
       dataDir,

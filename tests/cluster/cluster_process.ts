@@ -3,6 +3,7 @@
  * loopback, for end-to-end tests: free ports, one temp data dir per node, the leader read
  * from the nodes' "raft role changed" log lines.
  */
+import { freePorts } from "../../bench/child_server.ts";
 import { type ServerProcess, startServer, waitUntil } from "../server/server_process.ts";
 
 /** A test cluster's shared secret (passed in the environment, as operators may). */
@@ -27,17 +28,6 @@ export interface TestCluster {
   waitForLeader(options?: { timeoutMs?: number; not?: string }): Promise<TestNode>;
   /** Stops every node (SIGKILL) and removes the data dirs. */
   close(): Promise<void>;
-}
-
-/** Ports free right now (listen on port 0, note the port, close). */
-function freePorts(n: number): number[] {
-  const listeners = Array.from(
-    { length: n },
-    () => Deno.listen({ hostname: "127.0.0.1", port: 0 }),
-  );
-  const ports = listeners.map((l) => (l.addr as Deno.NetAddr).port);
-  for (const l of listeners) l.close();
-  return ports;
 }
 
 interface RoleLine {

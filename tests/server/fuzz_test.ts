@@ -8,6 +8,7 @@
 import assert from "node:assert/strict";
 import { rawRequest, rawStatus, type ServerProcess, startServer } from "./server_process.ts";
 import { percentEncode, toBase64 } from "../../src/api/codec.ts";
+import { seededRandom } from "../../src/seeded_random.ts";
 
 const seed = Number(Deno.env.get("RINGKV_FUZZ_SEED") ?? Math.floor(Math.random() * 2 ** 31));
 const requestCount = Number(Deno.env.get("RINGKV_FUZZ_REQUESTS") ?? 5000);
@@ -15,17 +16,7 @@ const keyBytesMax = 48;
 const valueBytesMax = 2048;
 const batchOpsMax = 6;
 
-/** mulberry32: a small seeded PRNG. */
-function prng(s: number): () => number {
-  return () => {
-    s = (s + 0x6d2b79f5) | 0;
-    let t = Math.imul(s ^ (s >>> 15), 1 | s);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-const rand = prng(seed);
+const rand = seededRandom(seed);
 const int = (n: number) => Math.floor(rand() * n);
 const pick = <T>(items: readonly T[]): T => items[int(items.length)];
 const bytes = (n: number) => Uint8Array.from({ length: n }, () => int(256));

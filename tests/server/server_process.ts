@@ -2,7 +2,10 @@
  * Runs `deno run -A main.ts serve` as a child process on a free port (port 0; the URL is read
  * from the node's "listening" log line) for end-to-end tests.
  */
-const mainPath = new URL("../../main.ts", import.meta.url).pathname;
+import { spawnNode } from "../../bench/child_server.ts";
+
+/** Log lines a test server keeps: enough for every test here to see all of its lines. */
+const logLinesMax = 1_000_000;
 
 /** A running server child process. */
 export interface ServerProcess {
@@ -30,86 +33,21 @@ export async function startServer(
   dataDir: string,
   options: StartServerOptions = {},
 ): Promise<ServerProcess> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      mainPath,
-      "serve",
-      "--http",
-      "127.0.0.1:0",
-      "--data-dir",
-      dataDir,
-      ...(options.args ?? []),
-    ],
-    env: options.env,
-    stdin: "null",
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
-  const logs: string[] = [];
-  const { promise: urlSeen, resolve: resolveUrl } = Promise.withResolvers<string>();
-  const drained = (async () => {
-    const lines = child.stderr.pipeThrough(new TextDecoderStream()).pipeThrough(lineSplitter());
-    for await (const line of lines) {
-      logs.push(line);
-      if (line.includes('"listening"')) {
-        try {
-          resolveUrl(JSON.parse(line).url);
-        } catch { /* not a JSON log line */ }
-      }
-    }
-  })();
-  const statusPromise = child.status;
-  const timeoutMs = options.startTimeoutMs ?? 30_000;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const outcome = await Promise.race([
-    urlSeen,
-    statusPromise.then((s) => ({ exited: s.code })),
-    new Promise<"timeout">((resolve) => (timer = setTimeout(() => resolve("timeout"), timeoutMs))),
-  ]);
-  clearTimeout(timer);
-  if (typeof outcome !== "string" || outcome === "timeout") {
-    if (outcome === "timeout") child.kill("SIGKILL");
-    await statusPromise;
-    await drained;
-    throw new Error(`server did not start (${JSON.stringify(outcome)}):\n${logs.join("\n")}`);
+  let server;
+  try {
+    server = await spawnNode(dataDir, { ...options, logLinesMax });
+  } catch (error) {
+    throw new Error(`server did not start: ${(error as Error).message}`);
   }
-  let stopped: Promise<Deno.CommandStatus> | undefined;
+  const { url, child, logLines } = server;
   return {
-    url: outcome,
+    url,
     dataDir,
     child,
-    logs,
-    stop(signal: Deno.Signal = "SIGTERM") {
-      stopped ??= (async () => {
-        try {
-          child.kill(signal);
-        } catch { /* already exited */ }
-        const status = await statusPromise;
-        await drained;
-        return status;
-      })();
-      return stopped;
-    },
+    logs: logLines,
+    // Only the given signal: a test that sends SIGTERM waits for the graceful exit.
+    stop: (signal: Deno.Signal = "SIGTERM") => server.stop({ signal, killAfterMs: Infinity }),
   };
-}
-
-function lineSplitter(): TransformStream<string, string> {
-  let buffer = "";
-  return new TransformStream({
-    transform(chunk, controller) {
-      buffer += chunk;
-      let newline: number;
-      while ((newline = buffer.indexOf("\n")) >= 0) {
-        controller.enqueue(buffer.slice(0, newline));
-        buffer = buffer.slice(newline + 1);
-      }
-    },
-    flush(controller) {
-      if (buffer !== "") controller.enqueue(buffer);
-    },
-  });
 }
 
 /** Waits until check() is true, polling every few ms; throws after timeoutMs. */

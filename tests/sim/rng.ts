@@ -1,5 +1,7 @@
 /** A small seeded PRNG (mulberry32) so a simulation run is fully determined by its seed. */
 
+import { seededUint32 } from "../../src/seeded_random.ts";
+
 /** A deterministic source of random numbers. */
 export interface Rng {
   /** A float in [0, 1). */
@@ -16,14 +18,7 @@ export interface Rng {
 
 /** Creates a mulberry32 generator from a 32-bit seed (any number; it is truncated). */
 export function createRng(seed: number): Rng {
-  let a = seed >>> 0;
-  const u32 = (): number => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
-  };
+  const u32 = seededUint32(seed);
   const next = () => u32() / 4294967296;
   return {
     next,

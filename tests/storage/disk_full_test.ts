@@ -3,26 +3,8 @@
  */
 import assert from "node:assert/strict";
 import { DiskFullError, open } from "../../src/storage/mod.ts";
-import { b, withTempDir } from "./helpers.ts";
-
-async function tryMount(dir: string): Promise<boolean> {
-  try {
-    const out = await new Deno.Command("mount", {
-      args: ["-t", "tmpfs", "-o", "size=2m", "tmpfs", dir],
-      stdout: "null",
-      stderr: "null",
-    }).output();
-    return out.success;
-  } catch {
-    return false;
-  }
-}
-
-async function unmount(dir: string): Promise<void> {
-  const out = await new Deno.Command("umount", { args: [dir], stdout: "null", stderr: "inherit" })
-    .output();
-  assert.ok(out.success, `umount ${dir} failed`);
-}
+import { b } from "./helpers.ts";
+import { withTmpfs } from "./common_helpers.ts";
 
 for (const segmentBytesMax of [8 * 1024 * 1024, 64 * 1024]) {
   Deno.test(`a full disk fails the write with DiskFullError and the store recovers (segments of ${segmentBytesMax} bytes)`, async (t) => {
@@ -31,52 +13,39 @@ for (const segmentBytesMax of [8 * 1024 * 1024, 64 * 1024]) {
 }
 
 async function diskFull(t: Deno.TestContext, segmentBytesMax: number): Promise<void> {
-  await withTempDir(async (mnt) => {
-    if (!(await tryMount(mnt))) {
-      console.log("SKIPPED: cannot mount a tmpfs here (needs root); disk-full test not run");
-      await t.step({
-        name: "disk full (skipped: no permission to mount)",
-        ignore: true,
-        fn: () => {},
-      });
-      return;
-    }
-    try {
-      const dir = `${mnt}/data`;
-      const filler = `${mnt}/filler`;
-      Deno.writeFileSync(filler, new Uint8Array(1024 * 1024));
-      const store = await open(dir, { segmentBytesMax, mergeAuto: false });
-      const acked: number[] = [];
-      let failure: unknown;
-      for (let i = 0; i < 200 && failure === undefined; i++) {
-        try {
-          await store.put(b(`k${i}`), new Uint8Array(50_000).fill(i % 256));
-          acked.push(i);
-        } catch (err) {
-          failure = err;
-        }
-      }
-      assert.ok(failure instanceof DiskFullError, `expected DiskFullError, got ${failure}`);
-      assert.equal(failure.code, "disk_full");
-      assert.ok(acked.length > 0);
-      // Still readable, and every acknowledged write is intact.
-      for (const i of acked) assert.equal((await store.get(b(`k${i}`)))?.[49_999], i % 256);
-      const failedKey = b(`k${acked.length}`);
-      assert.equal(store.has(failedKey), false);
-      // Space returns: writes are accepted again.
-      Deno.removeSync(filler);
-      await store.put(failedKey, b("after"));
-      await store.close();
-      const again = await open(dir, { mergeAuto: false });
+  await withTmpfs(t, "disk-full test", async (mnt) => {
+    const dir = `${mnt}/data`;
+    const filler = `${mnt}/filler`;
+    Deno.writeFileSync(filler, new Uint8Array(1024 * 1024));
+    const store = await open(dir, { segmentBytesMax, mergeAuto: false });
+    const acked: number[] = [];
+    let failure: unknown;
+    for (let i = 0; i < 200 && failure === undefined; i++) {
       try {
-        assert.equal(again.stats().keys, acked.length + 1);
-        assert.equal(new TextDecoder().decode(await again.get(failedKey)), "after");
-        for (const i of acked) assert.equal((await again.get(b(`k${i}`)))?.[0], i % 256);
-      } finally {
-        await again.close();
+        await store.put(b(`k${i}`), new Uint8Array(50_000).fill(i % 256));
+        acked.push(i);
+      } catch (err) {
+        failure = err;
       }
+    }
+    assert.ok(failure instanceof DiskFullError, `expected DiskFullError, got ${failure}`);
+    assert.equal(failure.code, "disk_full");
+    assert.ok(acked.length > 0);
+    // Still readable, and every acknowledged write is intact.
+    for (const i of acked) assert.equal((await store.get(b(`k${i}`)))?.[49_999], i % 256);
+    const failedKey = b(`k${acked.length}`);
+    assert.equal(store.has(failedKey), false);
+    // Space returns: writes are accepted again.
+    Deno.removeSync(filler);
+    await store.put(failedKey, b("after"));
+    await store.close();
+    const again = await open(dir, { mergeAuto: false });
+    try {
+      assert.equal(again.stats().keys, acked.length + 1);
+      assert.equal(new TextDecoder().decode(await again.get(failedKey)), "after");
+      for (const i of acked) assert.equal((await again.get(b(`k${i}`)))?.[0], i % 256);
     } finally {
-      await unmount(mnt);
+      await again.close();
     }
   });
 }

@@ -1,5 +1,6 @@
 /** Shared helpers of the transport tests: clusters of transports on loopback. */
 import { createLogger, type Logger } from "../../src/log.ts";
+import { seededRandom } from "../../src/seeded_random.ts";
 import {
   type Envelope,
   type NodeId,
@@ -94,14 +95,5 @@ export function testSeed(name: string): number {
   return seed;
 }
 
-/** A small seeded PRNG for tests (mulberry32). */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A small seeded PRNG for tests (mulberry32): floats in [0, 1). */
+export { seededRandom };

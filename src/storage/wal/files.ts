@@ -1,15 +1,12 @@
 /** WAL file names, the file header, directory sync and the WAL directory lock. */
 import { join } from "node:path";
-import { hostname } from "node:os";
-import { DirectoryLockedError } from "../errors.ts";
+import { type DirLock, lockDirectory } from "../dir_lock.ts";
 
 /** Every WAL file starts with these bytes (format version in the last two). */
 export const FILE_MAGIC = new TextEncoder().encode("RKVWAL01");
 const SUFFIX = ".wal";
 const ID_DIGITS = 16;
 const LOCK_NAME = "WAL.LOCK";
-/** Directories this process holds (flock does not stop a second opener in one process). */
-const heldInProcess = new Set<string>();
 
 /** Path of the WAL file with id `id` in `dir`. */
 export function walFilePath(dir: string, id: number): string {
@@ -46,61 +43,18 @@ export async function syncDir(dir: string): Promise<void> {
 }
 
 /** A held WAL directory lock. */
-export interface WalLock {
-  release(): void;
-}
-
-function holderOf(path: string): string {
-  try {
-    const text = Deno.readTextFileSync(path).trim();
-    return text.length > 0 ? text.slice(0, 200) : "an unknown process";
-  } catch {
-    return "an unknown process";
-  }
-}
+export type WalLock = DirLock;
 
 /**
- * Locks the WAL directory `dir` (which must exist) for this opener. Throws
- * DirectoryLockedError naming the holder when another opener, here or elsewhere, has it.
+ * Locks the WAL directory `dir` (which must exist) for this opener, through its WAL.LOCK file.
+ * Throws DirectoryLockedError naming the holder when another opener, here or elsewhere, has it.
  */
 export function lockWalDir(dir: string): WalLock {
-  const real = Deno.realPathSync(dir);
-  const path = join(real, LOCK_NAME);
-  if (heldInProcess.has(real)) {
-    throw new DirectoryLockedError(
-      `WAL directory ${real} is already open in this process (${holderOf(path)}); close it first`,
-    );
-  }
-  const file = Deno.openSync(path, { read: true, write: true, create: true });
-  let locked = false;
-  try {
-    locked = file.tryLockSync(true);
-  } catch (err) {
-    file.close();
-    throw err;
-  }
-  if (!locked) {
-    file.close();
-    throw new DirectoryLockedError(
-      `WAL directory ${real} is locked by ${holderOf(path)}; stop that process first`,
-    );
-  }
-  file.truncateSync(0);
-  file.writeSync(new TextEncoder().encode(`pid=${Deno.pid} host=${hostname()}\n`));
-  heldInProcess.add(real);
-  let released = false;
-  return {
-    release() {
-      if (released) return;
-      released = true;
-      heldInProcess.delete(real);
-      try {
-        file.unlockSync();
-      } finally {
-        file.close();
-      }
-    },
-  };
+  return lockDirectory(dir, {
+    lockName: LOCK_NAME,
+    label: "WAL directory",
+    alreadyOpenAdvice: "; close it first",
+  });
 }
 
 const START_NAME = "WAL.START";

@@ -3,26 +3,7 @@
  */
 import assert from "node:assert/strict";
 import { DiskFullError, openWal } from "../../../src/storage/wal/mod.ts";
-import { withTempDir } from "./helpers.ts";
-
-async function tryMount(dir: string): Promise<boolean> {
-  try {
-    const out = await new Deno.Command("mount", {
-      args: ["-t", "tmpfs", "-o", "size=2m", "tmpfs", dir],
-      stdout: "null",
-      stderr: "null",
-    }).output();
-    return out.success;
-  } catch {
-    return false;
-  }
-}
-
-async function unmount(dir: string): Promise<void> {
-  const out = await new Deno.Command("umount", { args: [dir], stdout: "null", stderr: "inherit" })
-    .output();
-  assert.ok(out.success, `umount ${dir} failed`);
-}
+import { withTmpfs } from "../common_helpers.ts";
 
 function entry(index: number): { index: number; term: number; type: number; data: Uint8Array } {
   return { index, term: 1, type: 0, data: new Uint8Array(50_000).fill(index % 256) };
@@ -30,22 +11,7 @@ function entry(index: number): { index: number; term: number; type: number; data
 
 for (const segmentBytesMax of [8 * 1024 * 1024, 64 * 1024]) {
   Deno.test(`a full disk fails that flush's appends with DiskFullError and the WAL stays usable (files of ${segmentBytesMax} bytes)`, async (t) => {
-    await withTempDir(async (mnt) => {
-      if (!(await tryMount(mnt))) {
-        console.log("SKIPPED: cannot mount a tmpfs here (needs root); WAL disk-full test not run");
-        await t.step({
-          name: "disk full (skipped: no permission to mount)",
-          ignore: true,
-          fn: () => {},
-        });
-        return;
-      }
-      try {
-        await diskFull(mnt, segmentBytesMax);
-      } finally {
-        await unmount(mnt);
-      }
-    });
+    await withTmpfs(t, "WAL disk-full test", (mnt) => diskFull(mnt, segmentBytesMax));
   });
 }
 

@@ -1,14 +1,11 @@
 /** Shared helpers of the WAL tests. */
 import { openWal } from "../../../src/storage/wal/mod.ts";
 import type { Wal, WalEntry, WalOptions } from "../../../src/storage/wal/mod.ts";
+import { b, filesEnding, withTempDir as withTempDirNamed } from "../common_helpers.ts";
 
-const encoder = new TextEncoder();
+export { b, rng, waitFor } from "../common_helpers.ts";
+
 const decoder = new TextDecoder();
-
-/** UTF-8 bytes of a string. */
-export function b(s: string): Uint8Array {
-  return encoder.encode(s);
-}
 
 /** A UTF-8 string of bytes. */
 export function s(bytes: Uint8Array): string {
@@ -29,16 +26,6 @@ export function datas(entries: WalEntry[]): string[] {
   return entries.map((e) => s(e.data));
 }
 
-/** Runs `fn` with a fresh temp directory that is removed afterwards. */
-export async function withTempDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
-  const dir = await Deno.makeTempDir({ prefix: "ringkv-wal-" });
-  try {
-    return await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
-
 /** Opens a WAL in a fresh temp dir, runs `fn`, closes it and removes the dir. */
 export async function withWal<T>(
   options: WalOptions,
@@ -56,31 +43,10 @@ export async function withWal<T>(
 
 /** Names of the WAL files in `dir`, sorted. */
 export function walFiles(dir: string): string[] {
-  return [...Deno.readDirSync(dir)].map((e) => e.name).filter((n) => n.endsWith(".wal")).sort();
+  return filesEnding(dir, ".wal");
 }
 
-/** A small deterministic PRNG (mulberry32) returning floats in [0, 1). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** Waits until `cond` holds, polling every few ms, failing after `timeoutMs`. */
-export async function waitFor(
-  cond: () => boolean | Promise<boolean>,
-  options: { timeoutMs?: number; what?: string } = {},
-): Promise<void> {
-  const deadline = Date.now() + (options.timeoutMs ?? 10_000);
-  while (!(await cond())) {
-    if (Date.now() > deadline) {
-      throw new Error(`timed out waiting for ${options.what ?? "condition"}`);
-    }
-    await new Promise((r) => setTimeout(r, 5));
-  }
+/** Runs `fn` with a fresh temp directory that is removed afterwards. */
+export function withTempDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
+  return withTempDirNamed(fn, { prefix: "ringkv-wal-" });
 }
