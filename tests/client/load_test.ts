@@ -62,11 +62,12 @@ Deno.test("load against a real node", async (t) => {
         assert.equal(report.errors, 0, JSON.stringify(report.errorsByKind));
         assert.equal(report.notFound, 0); // every key was preloaded
         assert.ok(report.reads > 0 && report.writes > 0);
+        // A 2 s run; a loaded machine may stretch its drain, so bound it loosely.
+        assert.ok(report.elapsedS >= 2 && report.elapsedS < 10, `${report.elapsedS} s`);
         assert.ok(
-          report.timeline.length >= 2 && report.timeline.length <= 3,
-          `${report.timeline.length}`,
+          report.timeline.length >= 2 && report.timeline.length <= Math.ceil(report.elapsedS) + 1,
+          `${report.timeline.length} seconds in the timeline for ${report.elapsedS} s`,
         );
-        assert.ok(report.elapsedS >= 2 && report.elapsedS < 4);
       },
     );
 
