@@ -3,6 +3,7 @@
  * durable: a single node implements this over its storage engine (local_service.ts), the
  * replicated cluster over Raft. Keys and values are bytes; versions are integers.
  */
+import type { StoreErrorCode } from "../storage/errors.ts";
 
 /** Raw bytes of a key or a value. */
 export type Bytes = Uint8Array;
@@ -93,16 +94,7 @@ export interface KvStatus {
  * engine's codes pass through unchanged; the service adds its own.
  */
 export type KvErrorCode =
-  | "key_invalid"
-  | "value_too_large"
-  | "batch_too_large"
-  | "condition_failed"
-  | "disk_full"
-  | "quota_exceeded"
-  | "io_error"
-  | "corruption"
-  | "locked"
-  | "closed"
+  | StoreErrorCode
   | "unavailable"
   /** No leader or quorum: the write certainly was not applied; retry later. */
   | "no_leader"
