@@ -39,14 +39,21 @@ export interface Config {
   logLevel: LogLevel;
   /** Record and export Prometheus metrics (/metrics). */
   metrics: boolean;
-  /** Replicated mode: set when --cluster is given; absent = a standalone node as before. */
+  /** Replicated mode: set when --cluster or --join is given; absent = a standalone node. */
   cluster?: ClusterConfig;
+  /** Tests only: fault injection and its /admin/faults route (--enable-fault-injection). */
+  faultInjection: boolean;
 }
 
 /** The replicated-mode settings (--cluster, --peer, --secret-file, --raft-*). */
 export interface ClusterConfig {
-  /** Every initial voter: node id -> peer address host:port. Names this node. */
+  /** Every initial voter: node id -> peer address host:port. Names this node. Empty with --join. */
   members: Record<string, string>;
+  /**
+   * --join: the HTTP URL of a member. A node with an empty data dir asks it to be added (as
+   * a learner, then a voter) instead of bootstrapping; a node with a Raft log ignores it.
+   */
+  join?: string;
   /** Where this node's peer transport listens (--peer; default its --cluster entry). */
   peerHost: string;
   peerPort: number;
@@ -56,6 +63,8 @@ export interface ClusterConfig {
   electionTicks: number;
   heartbeatTicks: number;
   proposalTimeoutMs: number;
+  /** A snapshot is taken, and the log compacted behind the previous one, every this many entries. */
+  snapshotEntries: number;
 }
 
 /** Raised for any invalid flag, variable or file entry; the message names it. */
@@ -66,7 +75,8 @@ export class ConfigError extends Error {
   }
 }
 
-type Kind = "string" | "int" | "bytes" | "list" | "enum" | "address";
+/** "switch": a flag without a value (given = true); env and file take true/false. */
+type Kind = "string" | "int" | "bytes" | "list" | "enum" | "address" | "switch";
 
 interface FlagSpec {
   /** Flag name without dashes; also the config-file key. */
@@ -215,6 +225,11 @@ const flagSpecs: readonly FlagSpec[] = [
     help: "initial voters id=host:port,id=host:port,...; given = replicated mode",
   },
   {
+    name: "join",
+    kind: "string",
+    help: "HTTP URL of a member: a new node joins the cluster through it (needs --peer)",
+  },
+  {
     name: "secret-file",
     kind: "string",
     help: "file holding the cluster secret (else env RINGKV_CLUSTER_SECRET)",
@@ -250,6 +265,20 @@ const flagSpecs: readonly FlagSpec[] = [
     min: 10,
     max: 600_000,
     help: "longest wait for a write to commit before answering 503 outcome-unknown",
+  },
+  {
+    name: "snapshot-entries",
+    kind: "int",
+    fallback: "10000",
+    min: 10,
+    max: 100_000_000,
+    help: "applied entries between snapshots; the Raft log keeps about 1-2x this many",
+  },
+  {
+    name: "enable-fault-injection",
+    kind: "switch",
+    fallback: "false",
+    help: "FOR TESTS ONLY: /admin/faults may cut, drop or delay peer traffic and slow fsyncs",
   },
   {
     name: "log-level",
@@ -321,7 +350,8 @@ function collectRaw(sources: {
     const fromEnv = env[envName(spec.name)];
     const fromFile = file[spec.name];
     if (flag !== undefined) {
-      raw.set(spec.name, { value: flag as RawValue, source: `--${spec.name}` });
+      const value = spec.kind === "switch" ? String(flag) : flag as RawValue;
+      raw.set(spec.name, { value, source: `--${spec.name}` });
     } else if (fromEnv !== undefined && fromEnv !== "") {
       const value = spec.kind === "list" ? fromEnv.split(",").filter((s) => s !== "") : fromEnv;
       raw.set(spec.name, { value, source: envName(spec.name) });
@@ -346,6 +376,7 @@ function fileValue(spec: FlagSpec, value: unknown): RawValue {
   if (typeof value === "number" && (spec.kind === "int" || spec.kind === "bytes")) {
     return String(value);
   }
+  if (typeof value === "boolean" && spec.kind === "switch") return String(value);
   if (typeof value === "string") return value;
   throw new ConfigError(`${where}: expected a string${spec.kind === "int" ? " or number" : ""}`);
 }
@@ -394,7 +425,10 @@ export function parseConfig(args: string[], options: ParseConfigOptions = {}): P
     config: { type: "string" },
   };
   for (const spec of flagSpecs) {
-    parseOptions[spec.name] = { type: "string", multiple: spec.kind === "list" };
+    parseOptions[spec.name] = {
+      type: spec.kind === "switch" ? "boolean" : "string",
+      multiple: spec.kind === "list",
+    };
   }
   let parsed;
   try {
@@ -431,6 +465,13 @@ function buildConfig(raw: Map<string, { value: RawValue; source: string }>): Con
       );
     }
     return value as T;
+  };
+  const onOff = (name: string): boolean => {
+    const entry = raw.get(name)!;
+    const value = String(entry.value).toLowerCase();
+    if (value === "true" || value === "1" || value === "on") return true;
+    if (value === "false" || value === "0" || value === "off") return false;
+    throw new ConfigError(`${entry.source}: expected true or false, got "${entry.value}"`);
   };
   const http = raw.get("http")!;
   const address = parseAddress(String(http.value), http.source);
@@ -473,6 +514,7 @@ function buildConfig(raw: Map<string, { value: RawValue; source: string }>): Con
     diskBytesMax: num("disk-quota"),
     logLevel: choice<LogLevel>("log-level"),
     metrics: choice<"on" | "off">("metrics") === "on",
+    faultInjection: onOff("enable-fault-injection"),
   };
   const cluster = buildClusterConfig({ id, raw, str, num });
   if (cluster !== undefined) config.cluster = cluster;
@@ -508,20 +550,19 @@ function buildClusterConfig(parts: {
 }): ClusterConfig | undefined {
   const { id, raw, str, num } = parts;
   const clusterRaw = raw.get("cluster");
-  if (clusterRaw === undefined) {
+  const joinRaw = raw.get("join");
+  if (clusterRaw === undefined && joinRaw === undefined) {
     for (const flag of ["peer", "secret-file"]) {
-      if (raw.has(flag)) throw new ConfigError(`--${flag} needs --cluster`);
+      if (raw.has(flag)) throw new ConfigError(`--${flag} needs --cluster or --join`);
     }
     return undefined;
   }
-  const members = parseMembers(String(clusterRaw.value), clusterRaw.source);
-  if (members[id] === undefined) {
-    throw new ConfigError(`${clusterRaw.source}: does not name this node (--id ${id})`);
-  }
-  const peerRaw = raw.get("peer");
-  const peer = peerRaw === undefined
-    ? parseAddress(members[id], clusterRaw.source)
-    : parseAddress(String(peerRaw.value), peerRaw.source);
+  const { members, join, peer } = clusterMembers({
+    id,
+    clusterRaw,
+    joinRaw,
+    peerRaw: raw.get("peer"),
+  });
   const electionTicks = num("raft-election-ticks");
   const heartbeatTicks = num("raft-heartbeat-ticks");
   if (heartbeatTicks >= electionTicks) {
@@ -529,6 +570,7 @@ function buildClusterConfig(parts: {
   }
   return {
     members,
+    ...(join === undefined ? {} : { join }),
     peerHost: peer.host,
     peerPort: peer.port,
     secretFile: str("secret-file"),
@@ -536,7 +578,57 @@ function buildClusterConfig(parts: {
     electionTicks,
     heartbeatTicks,
     proposalTimeoutMs: num("raft-proposal-timeout-ms"),
+    snapshotEntries: num("snapshot-entries"),
   };
+}
+
+type RawEntry = { value: RawValue; source: string } | undefined;
+
+/** The initial voters (--cluster) or the URL to join through (--join), and the peer address. */
+function clusterMembers(parts: {
+  id: string;
+  clusterRaw: RawEntry;
+  joinRaw: RawEntry;
+  peerRaw: RawEntry;
+}): { members: Record<string, string>; join?: string; peer: { host: string; port: number } } {
+  const { id, clusterRaw, joinRaw, peerRaw } = parts;
+  if (clusterRaw !== undefined && joinRaw !== undefined) {
+    throw new ConfigError(
+      "give --cluster (a founding member) or --join (a new member), not both",
+    );
+  }
+  if (joinRaw !== undefined) {
+    const join = parseJoinUrl(String(joinRaw.value), joinRaw.source);
+    if (peerRaw === undefined) {
+      throw new ConfigError(`${joinRaw.source}: needs --peer host:port (the address others dial)`);
+    }
+    const peer = parseAddress(String(peerRaw.value), peerRaw.source);
+    if (peer.port === 0) {
+      throw new ConfigError(`${peerRaw.source}: --join needs a real port, not 0`);
+    }
+    return { members: {}, join, peer };
+  }
+  const members = parseMembers(String(clusterRaw!.value), clusterRaw!.source);
+  if (members[id] === undefined) {
+    throw new ConfigError(`${clusterRaw!.source}: does not name this node (--id ${id})`);
+  }
+  const peer = peerRaw === undefined
+    ? parseAddress(members[id], clusterRaw!.source)
+    : parseAddress(String(peerRaw.value), peerRaw.source);
+  return { members, peer };
+}
+
+function parseJoinUrl(raw: string, source: string): string {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError(`${source}: "${raw}" is not a URL (e.g. http://127.0.0.1:7070)`);
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    throw new ConfigError(`${source}: "${raw}" must be an http:// or https:// URL`);
+  }
+  return url.origin + url.pathname.replace(/\/+$/, "");
 }
 
 /** The configuration with no flags, environment or file: what `deno task start` runs. */
@@ -560,6 +652,8 @@ export function helpText(): string {
   for (const spec of flagSpecs) {
     const arg = spec.kind === "list" || spec.kind === "string" || spec.kind === "address"
       ? " VALUE"
+      : spec.kind === "switch"
+      ? ""
       : spec.kind === "enum"
       ? ` ${spec.choices!.join("|")}`
       : " N";
@@ -594,14 +688,17 @@ export function configSummary(config: Config): Record<string, unknown> {
     disk_quota: config.diskBytesMax,
     log_level: config.logLevel,
     metrics: config.metrics,
+    fault_injection: config.faultInjection,
     ...(config.cluster === undefined ? {} : {
       cluster: {
         members: config.cluster.members,
+        join: config.cluster.join ?? null,
         peer: `${config.cluster.peerHost}:${config.cluster.peerPort}`,
         tick_ms: config.cluster.tickMs,
         election_ticks: config.cluster.electionTicks,
         heartbeat_ticks: config.cluster.heartbeatTicks,
         proposal_timeout_ms: config.cluster.proposalTimeoutMs,
+        snapshot_entries: config.cluster.snapshotEntries,
       },
     }),
   };

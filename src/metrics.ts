@@ -2,10 +2,15 @@
  * Every metric ringkv exports, in one prom-client registry. Request metrics are recorded by
  * the HTTP layer; storage figures come from the store's observer hooks and from a stats
  * callback read at scrape time, so the hot path pays only for a counter and a histogram.
+ * A cluster node adds the Raft, WAL and peer metrics of cluster/raft_metrics.ts; every node
+ * samples its event-loop lag (event_loop_lag.ts).
  */
 import client from "prom-client";
 import type { StoreObserver } from "./storage/types.ts";
 import type { KvStatus } from "./cluster/kv_service.ts";
+import { RaftMetrics } from "./cluster/raft_metrics.ts";
+import { EventLoopLag, processLagGaugeNames } from "./event_loop_lag.ts";
+import type { MetricValues } from "./metric_series.ts";
 
 /** Request duration buckets in seconds: 50 µs to 10 s. */
 const requestBucketsSeconds = [
@@ -55,7 +60,17 @@ export interface MetricsOptions {
   status?: () => KvStatus;
   /** Collect process default metrics (CPU, memory, event loop). Default true. */
   processMetrics?: boolean;
+  /**
+   * Sample the event-loop lag with an unref'd timer until close(). Default: processMetrics.
+   * With process metrics on, its gauges replace prom-client's nodejs_eventloop_lag_* ones.
+   */
+  eventLoopLag?: boolean;
+  /** Period of the event-loop lag timer. Default 50 ms. */
+  eventLoopSampleMs?: number;
 }
+
+/** The `file` label of the fsync metrics: a store's segment or the shared Raft WAL. */
+export type FsyncFile = "segment" | "wal";
 
 /** The node's metrics: one registry plus fast recorders for the hot path. */
 export class Metrics {
@@ -65,6 +80,8 @@ export class Metrics {
   readonly #fsync: client.Histogram;
   readonly #groupCommit: client.Histogram;
   readonly #merges: client.Counter;
+  readonly #lag: EventLoopLag | undefined;
+  #raft: RaftMetrics | undefined;
   #status: (() => KvStatus) | undefined;
 
   /** Creates the registry and every metric; see {@link MetricsOptions}. */
@@ -72,28 +89,71 @@ export class Metrics {
     const registry = new client.Registry();
     this.registry = registry;
     this.#status = options.status;
-    for (const metric of this.#requests.metrics()) {
-      registry.registerMetric(metric as unknown as client.Metric);
-    }
+    for (const metric of this.#requests.metrics()) this.#register(metric);
     this.#fsync = new client.Histogram({
       name: "ringkv_storage_fsync_duration_seconds",
-      help: "Duration of each storage fdatasync.",
+      help: "Duration of each fdatasync of a store segment (file=segment) or the Raft WAL " +
+        "(file=wal).",
+      labelNames: ["file"],
       buckets: fsyncBucketsSeconds,
       registers: [registry],
     });
     this.#groupCommit = new client.Histogram({
       name: "ringkv_storage_group_commit_writes",
-      help: "Acknowledged writes that shared one fdatasync (group-commit batch size).",
+      help: "Writes that shared one fdatasync (group-commit batch size): acknowledged writes " +
+        "of a store (file=segment), log entries of the Raft WAL (file=wal).",
+      labelNames: ["file"],
       buckets: groupCommitBuckets,
       registers: [registry],
     });
+    this.#fsync.zero({ file: "segment" });
+    this.#groupCommit.zero({ file: "segment" });
     this.#merges = new client.Counter({
       name: "ringkv_storage_merges_total",
       help: "Merge passes completed.",
       registers: [registry],
     });
     this.#registerStatusGauges(registry);
-    if (options.processMetrics ?? true) client.collectDefaultMetrics({ register: registry });
+    const processMetrics = options.processMetrics ?? true;
+    if (processMetrics) client.collectDefaultMetrics({ register: registry });
+    if (options.eventLoopLag ?? processMetrics) {
+      this.#lag = new EventLoopLag({ periodMs: options.eventLoopSampleMs });
+      if (processMetrics) {
+        for (const name of processLagGaugeNames) registry.removeSingleMetric(name);
+      }
+      for (const metric of this.#lag.metrics(processMetrics)) this.#register(metric);
+      this.#lag.start();
+    }
+  }
+
+  /**
+   * The cluster metrics (Raft groups, WAL, peers): created and registered on the first call,
+   * so a single node does not export them. Pass the result to the Raft host as its observer,
+   * then `setSource(host)`.
+   */
+  raft(): RaftMetrics {
+    if (this.#raft !== undefined) return this.#raft;
+    const raft = new RaftMetrics({
+      walSynced: (seconds, entries) => {
+        this.#fsync.observe({ file: "wal" }, seconds);
+        this.#groupCommit.observe({ file: "wal" }, entries);
+      },
+      store: this.storeObserver(),
+    });
+    this.#fsync.zero({ file: "wal" });
+    this.#groupCommit.zero({ file: "wal" });
+    for (const metric of raft.metrics()) this.#register(metric);
+    this.#raft = raft;
+    return raft;
+  }
+
+  /** Stops the event-loop lag timer. Idempotent; the registry still renders. */
+  close(): void {
+    this.#lag?.stop();
+  }
+
+  #register(metric: { name: string }): void {
+    this.registry.registerMetric(metric as unknown as client.Metric);
   }
 
   /** Sets (or replaces) the source of the storage gauges. */
@@ -131,8 +191,8 @@ export class Metrics {
   storeObserver(): StoreObserver {
     return {
       synced: (durationSeconds, writes) => {
-        this.#fsync.observe(durationSeconds);
-        this.#groupCommit.observe(writes);
+        this.#fsync.observe({ file: "segment" }, durationSeconds);
+        this.#groupCommit.observe({ file: "segment" }, writes);
       },
       merged: () => this.#merges.inc(),
     };
@@ -166,15 +226,6 @@ interface RequestSeries {
   sum: number;
   count: number;
   codes: Map<number, number>;
-}
-
-/** Values of one metric in the shape prom-client's registry renders. */
-interface MetricValues {
-  name: string;
-  help: string;
-  type: "counter" | "histogram";
-  aggregator: "sum";
-  values: { value: number; labels: Record<string, string | number>; metricName?: string }[];
 }
 
 /**

@@ -3,12 +3,13 @@
  * gracefully. `serveCommand` is `main.ts serve`; `startNode` is the same for tests and benches.
  */
 import { type ApiHandler, createApiHandler } from "./api/mod.ts";
-import { type KvService, LocalKvService } from "./cluster/mod.ts";
+import { type KvService, LocalKvService, ReplicatedKvService } from "./cluster/mod.ts";
 import { openReplicatedService, readClusterSecret } from "./cluster/replicated_node.ts";
 import { type Config, ConfigError, configSummary, helpText, parseConfig } from "./config.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { Metrics } from "./metrics.ts";
 import { open } from "./storage/mod.ts";
+import { FaultInjector } from "./transport/mod.ts";
 
 /** A running node. */
 export interface NodeHandle {
@@ -48,14 +49,24 @@ async function readTls(config: Config): Promise<{ cert: string; key: string } | 
 /** Opens the store of `config` and wraps it in the single-node service (or the replicated one). */
 async function openService(
   config: Config,
-  options: { logger: Logger; metrics?: Metrics; onFatal?: (error: unknown) => void },
+  options: {
+    logger: Logger;
+    metrics?: Metrics;
+    onFatal?: (error: unknown) => void;
+    faults?: FaultInjector;
+  },
 ): Promise<KvService> {
+  const faults = options.faults;
   if (config.cluster !== undefined) {
+    const raftMetrics = options.metrics?.raft();
     const service = await openReplicatedService(config, {
       secret: await readClusterSecret(config.cluster),
       logger: options.logger,
       onFatal: options.onFatal ?? (() => {}),
+      faults,
+      observer: raftMetrics,
     });
+    raftMetrics?.setSource(service.host);
     options.metrics?.setStatusSource(() => service.status());
     return service;
   }
@@ -70,6 +81,7 @@ async function openService(
     diskBytesMax: config.diskBytesMax,
     logger: options.logger.child({ component: "storage" }),
     observer: options.metrics?.storeObserver(),
+    beforeSync: faults === undefined ? undefined : () => faults.beforeSync(),
   });
   const service = new LocalKvService(store);
   options.metrics?.setStatusSource(() => service.status());
@@ -85,7 +97,19 @@ export async function startNode(
     createLogger({ level: config.logLevel, fields: { node: config.id } });
   const tls = await readTls(config);
   const metrics = config.metrics ? new Metrics() : undefined;
-  const service = await openService(config, { logger, metrics, onFatal: options.onFatal });
+  const faults = config.faultInjection ? new FaultInjector({ enabled: true }) : undefined;
+  if (faults !== undefined) {
+    logger.warn("fault injection is enabled: /admin/faults can cut this node off; tests only");
+  }
+  const service = await openService(config, {
+    logger,
+    metrics,
+    onFatal: options.onFatal,
+    faults,
+  }).catch((error) => {
+    metrics?.close();
+    throw error;
+  });
   const api = createApiHandler({
     service,
     limits: config,
@@ -95,6 +119,8 @@ export async function startNode(
     logger: logger.child({ component: "api" }),
     nodeId: config.id,
     configSummary: configSummary(config),
+    faults,
+    cluster: service instanceof ReplicatedKvService ? service.membership : undefined,
   });
   let server: Deno.HttpServer<Deno.NetAddr>;
   try {
@@ -110,12 +136,14 @@ export async function startNode(
     }, api.handle);
   } catch (error) {
     await service.close();
+    metrics?.close();
     throw error;
   }
   const url = `${tls ? "https" : "http"}://${urlHost(config.httpHost)}:${server.addr.port}`;
   const auth = config.authTokens.length > 0;
   logger.info("listening", { url, data_dir: config.dataDir, sync: config.sync, auth });
-  const stop = () => stopNode({ api, server, service, logger, url }, options.stopTimeoutMs);
+  const stop = () =>
+    stopNode({ api, server, service, logger, url, metrics }, options.stopTimeoutMs);
   let closing: Promise<void> | undefined;
   return { url, config, close: () => (closing ??= stop()) };
 }
@@ -127,6 +155,7 @@ interface RunningParts {
   service: KvService;
   logger: Logger;
   url: string;
+  metrics: Metrics | undefined;
 }
 
 async function stopNode(parts: RunningParts, stopTimeoutMs = 10_000): Promise<void> {
@@ -148,6 +177,7 @@ async function stopNode(parts: RunningParts, stopTimeoutMs = 10_000): Promise<vo
     });
   }
   await service.close();
+  parts.metrics?.close();
   logger.info("stopped", { url });
 }
 

@@ -20,6 +20,7 @@ export const problems = {
   "not-found": { status: 404, title: "Not found" },
   "method-not-allowed": { status: 405, title: "Method not allowed" },
   "request-timeout": { status: 408, title: "Request body timeout" },
+  "conflict": { status: 409, title: "Conflict with the cluster's state" },
   "condition-failed": { status: 412, title: "Precondition failed" },
   "payload-too-large": { status: 413, title: "Payload too large" },
   "key-too-long": { status: 414, title: "Key too long" },

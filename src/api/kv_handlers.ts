@@ -4,6 +4,7 @@ import type { RequestContext, RequestUrl } from "./context.ts";
 import { HttpError, problemResponse } from "./errors.ts";
 import { readBodyBounded } from "./limits.ts";
 import { percentDecode } from "./codec.ts";
+import { consistencyFromQuery, freshnessHeaders, withExtraHeaders } from "./consistency.ts";
 
 /** Length of "/kv/", where a key's path starts. */
 export const keyPathOffset = 4;
@@ -87,15 +88,27 @@ export function conditionFromHeaders(headers: Headers): KvCondition | undefined 
   return { version };
 }
 
-/** GET and HEAD /kv/{key}: the value bytes with their version, 404 when missing. */
+/**
+ * GET and HEAD /kv/{key}: the value bytes with their version, 404 when missing.
+ * `?consistency=linearizable|lease|stale` picks how fresh the read must be; a stale read's
+ * answer (404 included) says how far behind it may be in RingKV-Applied-Index and
+ * RingKV-Stale-Ms.
+ */
 export async function handleGet(request: Request, ctx: RequestContext): Promise<Response> {
   const { state, url } = ctx;
   const key = keyFromPath(url, state.limits.keyBytesMax);
-  const found = await state.service.get(key);
-  if (found === undefined) return problemResponse("not-found", "no such key");
+  const consistency = consistencyFromQuery(url.rawQuery);
+  const freshness = freshnessHeaders(state.service, consistency);
+  const found = await state.service.get(key, consistency && { consistency });
+  if (found === undefined) {
+    return problemResponse("not-found", "no such key", { headers: freshness });
+  }
   const ifNoneMatch = request.headers.get("if-none-match");
   if (ifNoneMatch !== null && parseVersionTag(ifNoneMatch) === found.version) {
-    return new Response(null, { status: 304, headers: { etag: etag(found.version) } });
+    return new Response(null, {
+      status: 304,
+      headers: { etag: etag(found.version), ...freshness },
+    });
   }
   if (request.method === "HEAD") {
     return new Response(null, {
@@ -104,13 +117,17 @@ export async function handleGet(request: Request, ctx: RequestContext): Promise<
         "content-type": "application/octet-stream",
         "etag": etag(found.version),
         "content-length": String(found.value.byteLength),
+        ...freshness,
       },
     });
   }
-  return withHeaders(
-    new Response(found.value as Uint8Array<ArrayBuffer>),
-    "application/octet-stream",
-    found.version,
+  return withExtraHeaders(
+    withHeaders(
+      new Response(found.value as Uint8Array<ArrayBuffer>),
+      "application/octet-stream",
+      found.version,
+    ),
+    freshness,
   );
 }
 

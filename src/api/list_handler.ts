@@ -1,8 +1,9 @@
 /** GET /kv: an ordered page of keys (and values) as JSON with an opaque continuation cursor. */
-import type { Bytes, KvListEntry, KvListOptions } from "../cluster/mod.ts";
+import type { Bytes, KvListEntry, KvListOptions, ReadConsistency } from "../cluster/mod.ts";
 import type { ApiState, RequestContext } from "./context.ts";
 import { HttpError } from "./errors.ts";
 import { fromBase64Url, percentDecode, toBase64, toBase64Url, utf8OrUndefined } from "./codec.ts";
+import { freshnessHeaders, parseConsistency } from "./consistency.ts";
 
 /** Page size when `limit` is not given. */
 export const listLimitDefault = 100;
@@ -19,12 +20,15 @@ const knownParams = new Set([
   "keys_only",
   "encoding",
   "reverse",
+  "consistency",
 ]);
 
 /** Parsed GET /kv parameters. */
 export interface ListQuery {
   options: KvListOptions;
   encoding: "text" | "base64";
+  /** Undefined when not given (linearizable). */
+  consistency?: ReadConsistency;
 }
 
 /** Query parameters decoded to raw bytes (keys may be any bytes: %FF is 0xFF). */
@@ -129,7 +133,9 @@ export function parseListQuery(rawQuery: string, state: ApiState): ListQuery {
     reverse: flag(params, "reverse"),
     keysOnly: flag(params, "keys_only"),
   };
-  return { options, encoding };
+  const consistencyText = text(params, "consistency");
+  const consistency = consistencyText === undefined ? undefined : parseConsistency(consistencyText);
+  return { options, encoding, consistency };
 }
 
 type Item = { key: string; value?: string; version: number; encoding?: "base64" };
@@ -151,11 +157,16 @@ export function listItem(entry: KvListEntry, encoding: "text" | "base64"): Item 
   return item;
 }
 
-/** GET /kv: 200 {"items": [...], "next": cursor | null}. */
+/**
+ * GET /kv: 200 {"items": [...], "next": cursor | null}; a stale listing carries the headers
+ * of a stale read.
+ */
 export async function handleList(_request: Request, ctx: RequestContext): Promise<Response> {
   const { state, url } = ctx;
   const query = parseListQuery(url.rawQuery, state);
-  const page = await state.service.list(query.options);
+  const consistency = query.consistency;
+  const freshness = freshnessHeaders(state.service, consistency);
+  const page = await state.service.list(query.options, consistency && { consistency });
   if (page.entries.length > query.options.limit) {
     throw new Error(
       `service returned ${page.entries.length} entries for limit ${query.options.limit}`,
@@ -166,6 +177,6 @@ export async function handleList(_request: Request, ctx: RequestContext): Promis
   const next = page.more && last !== undefined ? toBase64Url(last.key) : null;
   return new Response(JSON.stringify({ items, next }), {
     status: 200,
-    headers: { "content-type": "application/json" },
+    headers: { "content-type": "application/json", ...freshness },
   });
 }

@@ -6,7 +6,17 @@ import type { KvService } from "../cluster/mod.ts";
 import type { Logger } from "../log.ts";
 import { silentLogger } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
+import type { FaultInjector } from "../transport/mod.ts";
+import { handleDeleteFaults, handleGetFaults, handlePutFaults } from "./admin_handlers.ts";
+import type { ClusterAdmin } from "../cluster/membership.ts";
 import { type Authenticator, createAuthenticator } from "./auth.ts";
+import {
+  type ClusterContext,
+  handleDeleteMember,
+  handleGetCluster,
+  handlePostLeader,
+  handlePostMembers,
+} from "./cluster_handlers.ts";
 import { handleBatch } from "./batch_handler.ts";
 import {
   type ApiLimits,
@@ -43,6 +53,10 @@ export interface ApiOptions {
   logger?: Logger;
   nodeId?: string;
   configSummary?: Record<string, unknown>;
+  /** The node's fault injector (tests only); absent: /admin/faults answers 404. */
+  faults?: FaultInjector;
+  /** The cluster's membership (replicated mode); absent: /cluster routes answer 404. */
+  cluster?: ClusterAdmin;
 }
 
 /** The API handler plus the controls its host needs. */
@@ -121,6 +135,8 @@ class ApiRouter {
       route("ready", { pathname: "/ready", methods: { GET: () => handleReady(state) } }),
       route("status", { pathname: "/status", methods: { GET: () => handleStatus(state) } }),
       route("metrics", { pathname: "/metrics", methods: { GET: () => handleMetrics(metrics) } }),
+      faultsRoute(options.faults, state),
+      ...clusterRoutes({ admin: options.cluster, state }),
     ];
   }
 
@@ -281,6 +297,35 @@ function health(request: Request): Response {
   return problemResponse("method-not-allowed", "health accepts GET, HEAD", {
     headers: { allow: "GET, HEAD" },
   });
+}
+
+function faultsRoute(faults: FaultInjector | undefined, state: ApiState): Route {
+  return route("admin_faults", {
+    pathname: "/admin/faults",
+    methods: {
+      GET: () => handleGetFaults(faults),
+      PUT: (req) => handlePutFaults(req, { faults, state }),
+      DELETE: () => handleDeleteFaults(faults),
+    },
+  });
+}
+
+function clusterRoutes(context: ClusterContext): Route[] {
+  return [
+    route("cluster", { pathname: "/cluster", methods: { GET: () => handleGetCluster(context) } }),
+    route("cluster_members", {
+      pathname: "/cluster/members",
+      methods: { POST: (req) => handlePostMembers(req, context) },
+    }),
+    route("cluster_member", {
+      pathname: "/cluster/members/:id",
+      methods: { DELETE: (_req, ctx) => handleDeleteMember(ctx.url.rawPath, context) },
+    }),
+    route("cluster_leader", {
+      pathname: "/cluster/leader",
+      methods: { POST: (req) => handlePostLeader(req, context) },
+    }),
+  ];
 }
 
 function route(name: string, spec: { pathname: string; methods: Record<string, Handler> }): Route {

@@ -1,6 +1,20 @@
 /** The CLI's commands: each one parses its flags, calls the client and prints the result. */
 import { parseArgs } from "node:util";
-import { type ListItem, type RingkvClient, toBase64, toBytes } from "../client/mod.ts";
+import {
+  type ListItem,
+  type ReadConsistency,
+  type RingkvClient,
+  toBase64,
+  toBytes,
+} from "../client/mod.ts";
+import {
+  addMemberCommand,
+  clusterOrUndefined,
+  formatClusterView,
+  membersCommand,
+  removeMemberCommand,
+  transferLeaderCommand,
+} from "./cluster_commands.ts";
 import { displayBytes, exitCode, jsonBytes, UsageError } from "./format.ts";
 import type { CliIo } from "./io.ts";
 
@@ -60,16 +74,37 @@ async function printJson(io: CliIo, value: unknown): Promise<void> {
   await io.out(JSON.stringify(value) + "\n");
 }
 
+const consistencies: readonly ReadConsistency[] = ["linearizable", "lease", "stale"];
+
+function consistencyFlag(values: Record<string, unknown>): ReadConsistency | undefined {
+  const raw = values["consistency"];
+  if (raw === undefined) return undefined;
+  const level = consistencies.find((c) => c === raw);
+  if (level === undefined) {
+    throw new UsageError(
+      `--consistency must be one of ${consistencies.join(", ")}, got "${String(raw)}"`,
+    );
+  }
+  return level;
+}
+
 const getCommand: Command = {
   name: "get",
-  usage: "get KEY",
+  usage: "get KEY [--consistency linearizable|lease|stale]",
   summary: "print a key's value (raw bytes) to stdout",
-  options: {},
-  optionHelp: [],
+  options: { consistency: { type: "string" } },
+  optionHelp: [
+    [
+      "--consistency LEVEL",
+      "linearizable (default), lease (the leader's lease, no quorum round) or stale (any " +
+      "replica, at once, maybe behind)",
+    ],
+  ],
   positionalsMin: 1,
   positionalsMax: 1,
-  async run(ctx, _values, [key]) {
-    const found = await ctx.client.get(key);
+  async run(ctx, values, [key]) {
+    const consistency = consistencyFlag(values);
+    const found = await ctx.client.get(key, { consistency });
     if (found === null) {
       if (ctx.json) await printJson(ctx.io, { key, found: false });
       await ctx.io.err(`not found: ${key}\n`);
@@ -82,6 +117,10 @@ const getCommand: Command = {
         value: value.text,
         encoding: value.encoding,
         version: found.version,
+        ...(found.freshness && {
+          applied_index: found.freshness.appliedIndex,
+          stale_ms: found.freshness.staleMs,
+        }),
       });
       return exitCode.ok;
     }
@@ -257,19 +296,21 @@ function flatten(prefix: string, value: unknown, lines: string[]): void {
 const statusCommand: Command = {
   name: "status",
   usage: "status",
-  summary: "show the node's status (id, keys, bytes, segments, cache, config)",
+  summary: "show the node's status (id, keys, bytes, cache, config; in a cluster its members)",
   options: {},
   optionHelp: [],
   positionalsMin: 0,
   positionalsMax: 0,
   async run(ctx) {
     const status = await ctx.client.status();
+    const cluster = await clusterOrUndefined(ctx.client);
     if (ctx.json) {
-      await printJson(ctx.io, status);
+      await printJson(ctx.io, cluster === undefined ? status : { ...status, cluster });
     } else {
       const lines: string[] = [];
       flatten("", status, lines);
       await ctx.io.out(lines.join("\n") + "\n");
+      if (cluster !== undefined) await ctx.io.out("\n" + formatClusterView(cluster));
     }
     return exitCode.ok;
   },
@@ -345,8 +386,19 @@ const pingCommand: Command = {
 
 /** Every command but `shell` and `help`, by name. */
 export const commands: ReadonlyMap<string, Command> = new Map(
-  [getCommand, putCommand, deleteCommand, listCommand, statusCommand, healthCommand, pingCommand]
-    .map((c) => [c.name, c]),
+  [
+    getCommand,
+    putCommand,
+    deleteCommand,
+    listCommand,
+    statusCommand,
+    healthCommand,
+    pingCommand,
+    membersCommand,
+    addMemberCommand,
+    removeMemberCommand,
+    transferLeaderCommand,
+  ].map((c) => [c.name, c]),
 );
 
 /** Global flags every command accepts. */

@@ -36,17 +36,17 @@ function readEnv(name: string): string | undefined {
 
 /** The general --help text. */
 export function generalHelp(): string {
-  const rows = [...commands.values()].map((c) => `  ${c.name.padEnd(8)} ${c.summary}`);
+  const rows = [...commands.values()].map((c) => `  ${c.name.padEnd(16)} ${c.summary}`);
   return [
     "ringkv: a distributed key-value store",
     "",
     "usage: main.ts COMMAND [flags]",
     "",
     "commands:",
-    "  serve    run a node (see `main.ts serve --help` for its flags)",
+    "  serve            run a node (see `main.ts serve --help` for its flags)",
     ...rows,
-    "  shell    an interactive prompt for the commands above (history, help)",
-    "  help     `help COMMAND` shows a command's flags (also COMMAND --help)",
+    "  shell            an interactive prompt for the commands above (history, help)",
+    "  help             `help COMMAND` shows a command's flags (also COMMAND --help)",
     "",
     "global flags:",
     `  --url URL[,URL...]  node(s) to talk to (env RINGKV_URL; default ${defaultUrl})`,

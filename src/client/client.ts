@@ -7,6 +7,14 @@ import {
   toBase64,
   toBytes,
 } from "./bytes.ts";
+import {
+  asClusterView,
+  asLeaderTransfer,
+  asMemberChange,
+  type ClusterView,
+  type LeaderTransfer,
+  type MemberChange,
+} from "./cluster.ts";
 import { ConditionFailedError, HttpError, problemFromResponse, RingkvError } from "./errors.ts";
 import { type CallOptions, type Reply, Requester, type RequestSpec } from "./requester.ts";
 
@@ -40,16 +48,41 @@ export interface ClientOptions {
 /** Options every call accepts: its own timeout and an abort signal. */
 export type RequestOptions = CallOptions;
 
+/**
+ * How fresh a read must be: "linearizable" (the server's default) sees every write
+ * acknowledged before it; "lease" gives the same from the leader's lease, without a quorum
+ * round; "stale" is any replica's local state at once, maybe behind.
+ */
+export type ReadConsistency = "linearizable" | "lease" | "stale";
+
+/** Options of a read. */
+export interface GetOptions extends RequestOptions {
+  /** Default: the server's (linearizable). */
+  consistency?: ReadConsistency;
+}
+
+/** How far behind a stale read may be, as the answering replica reported it. */
+export interface ReadFreshness {
+  /** Highest log index the replica had applied when it read. */
+  appliedIndex: number;
+  /** Milliseconds since it last heard from a leader; null when it never did. */
+  staleMs: number | null;
+}
+
 /** A value with the version that wrote it. */
 export interface VersionedValue {
   value: Uint8Array;
   version: number;
+  /** Set on stale reads from a server that reports it. */
+  freshness?: ReadFreshness;
 }
 
 /** A value as text (UTF-8 decoded) with its version. */
 export interface VersionedText {
   value: string;
   version: number;
+  /** Set on stale reads from a server that reports it. */
+  freshness?: ReadFreshness;
 }
 
 /** Result of a put. */
@@ -95,6 +128,8 @@ export interface ListOptions extends RequestOptions {
   keysOnly?: boolean;
   /** Descending key order. */
   reverse?: boolean;
+  /** Default: the server's (linearizable). */
+  consistency?: ReadConsistency;
 }
 
 /** One listed key. */
@@ -178,22 +213,34 @@ export class RingkvClient {
     return this.#requester.currentUrl;
   }
 
-  /** Reads a key: its bytes and version, or null when it does not exist. */
-  async get(key: BytesLike, options: RequestOptions = {}): Promise<VersionedValue | null> {
+  /**
+   * Reads a key: its bytes and version, or null when it does not exist. A stale read also
+   * says how far behind it may be (`freshness`).
+   */
+  async get(key: BytesLike, options: GetOptions = {}): Promise<VersionedValue | null> {
+    const query = options.consistency === undefined
+      ? ""
+      : "?consistency=" + consistencyParam(options.consistency);
     const reply = await this.#send({
       method: "GET",
-      path: keyPath(key),
+      path: keyPath(key) + query,
       idempotency: "idempotent",
     }, options);
     if (reply.status === 404) return null;
     await expectStatus(reply, [200]);
-    return { value: reply.body, version: versionOf(reply) };
+    const found: VersionedValue = { value: reply.body, version: versionOf(reply) };
+    const freshness = freshnessOf(reply);
+    if (freshness !== undefined) found.freshness = freshness;
+    return found;
   }
 
   /** Reads a key as UTF-8 text (invalid bytes become U+FFFD), or null when missing. */
-  async getText(key: BytesLike, options: RequestOptions = {}): Promise<VersionedText | null> {
+  async getText(key: BytesLike, options: GetOptions = {}): Promise<VersionedText | null> {
     const found = await this.get(key, options);
-    return found && { value: textDecoder.decode(found.value), version: found.version };
+    if (found === null) return null;
+    const text: VersionedText = { value: textDecoder.decode(found.value), version: found.version };
+    if (found.freshness !== undefined) text.freshness = found.freshness;
+    return text;
   }
 
   /** Writes a key; throws ConditionFailedError when `ifMatch`/`ifNoneMatch` does not hold. */
@@ -308,6 +355,76 @@ export class RingkvClient {
     }
   }
 
+  /**
+   * `GET /cluster`: members, leader, term and each member's indexes and lag, as the leader
+   * sees them. Throws HttpError 404 when the node does not run in a cluster.
+   */
+  async cluster(options: RequestOptions = {}): Promise<ClusterView> {
+    const reply = await this.#send(
+      { method: "GET", path: "/cluster", idempotency: "idempotent" },
+      options,
+    );
+    await expectStatus(reply, [200]);
+    const view = asClusterView(parseJson(reply.body));
+    if (view === undefined) throw malformed("/cluster answer without members");
+    return view;
+  }
+
+  /** Adds node `id` (its peer address `peer`) as a learner; a no-op when it is a member. */
+  async addMember(id: string, peer: string, options: RequestOptions = {}): Promise<MemberChange> {
+    return await this.#memberCall("POST", "/cluster/members", { id, peer }, options);
+  }
+
+  /**
+   * Promotes learner `id` to voter. Throws HttpError 409 (problem `reason` "lagging", with
+   * `lag`) while it is still catching up.
+   */
+  async promoteMember(id: string, options: RequestOptions = {}): Promise<MemberChange> {
+    return await this.#memberCall("POST", "/cluster/members", { id, role: "voter" }, options);
+  }
+
+  /** Removes member `id` (a leader hands leadership over first). 404 when not a member. */
+  async removeMember(id: string, options: RequestOptions = {}): Promise<MemberChange> {
+    const path = `/cluster/members/${encodeURIComponent(id)}`;
+    return await this.#memberCall("DELETE", path, undefined, options);
+  }
+
+  /** Hands leadership to voter `id`, or to the most caught-up voter when `id` is omitted. */
+  async transferLeader(id?: string, options: RequestOptions = {}): Promise<LeaderTransfer> {
+    const reply = await this.#send({
+      method: "POST",
+      path: "/cluster/leader",
+      headers: { "content-type": "application/json" },
+      body: id === undefined ? "" : JSON.stringify({ id }),
+      // Without a target a retry would move leadership again.
+      idempotency: id === undefined ? "conditional" : "idempotent",
+    }, options);
+    await expectStatus(reply, [200]);
+    const transfer = asLeaderTransfer(parseJson(reply.body));
+    if (transfer === undefined) throw malformed("/cluster/leader answer without a leader");
+    return transfer;
+  }
+
+  async #memberCall(
+    method: "POST" | "DELETE",
+    path: string,
+    body: Record<string, string> | undefined,
+    options: RequestOptions,
+  ): Promise<MemberChange> {
+    const reply = await this.#send({
+      method,
+      path,
+      headers: body === undefined ? {} : { "content-type": "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+      // A removal retried after it took effect would answer 404: not retried blindly.
+      idempotency: method === "POST" ? "idempotent" : "conditional",
+    }, options);
+    await expectStatus(reply, [200]);
+    const change = asMemberChange(parseJson(reply.body));
+    if (change === undefined) throw malformed(`${path} answer without a member`);
+    return change;
+  }
+
   #send(spec: RequestSpec, options: RequestOptions): Promise<Reply> {
     return this.#requester.send(spec, { timeoutMs: options.timeoutMs, signal: options.signal });
   }
@@ -372,7 +489,28 @@ function listQuery(options: ListOptions): string {
   if (options.cursor !== undefined) add("cursor", encodeURIComponent(options.cursor));
   if (options.keysOnly) add("keys_only", "true");
   if (options.reverse) add("reverse", "true");
+  if (options.consistency !== undefined) add("consistency", consistencyParam(options.consistency));
   return parts.join("&");
+}
+
+const consistencies: readonly ReadConsistency[] = ["linearizable", "lease", "stale"];
+
+function consistencyParam(consistency: ReadConsistency): string {
+  if (!consistencies.includes(consistency)) {
+    throw new TypeError(
+      `consistency must be one of ${consistencies.join(", ")}, got ${JSON.stringify(consistency)}`,
+    );
+  }
+  return consistency;
+}
+
+/** The freshness headers of a stale read, when the server sent them. */
+function freshnessOf(reply: Reply): ReadFreshness | undefined {
+  const applied = reply.headers.get("ringkv-applied-index");
+  if (applied === null || !/^\d{1,16}$/.test(applied)) return undefined;
+  const stale = reply.headers.get("ringkv-stale-ms");
+  const staleMs = stale !== null && /^\d{1,16}$/.test(stale) ? Number(stale) : null;
+  return { appliedIndex: Number(applied), staleMs };
 }
 
 function parseListPage(body: Uint8Array): ListPage {

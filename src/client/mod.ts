@@ -15,12 +15,15 @@ export {
   defaultUrl,
   type DeleteOptions,
   type DeleteResult,
+  type GetOptions,
   type ListItem,
   type ListOptions,
   type ListPage,
   type NodeStatus,
   type PutOptions,
   type PutResult,
+  type ReadConsistency,
+  type ReadFreshness,
   type RequestOptions,
   RingkvClient,
   type ScanOptions,
@@ -36,4 +39,5 @@ export {
   TimeoutError,
 } from "./errors.ts";
 export { type BytesLike, decodeUtf8, fromBase64, toBase64, toBytes } from "./bytes.ts";
+export type { ClusterMember, ClusterView, LeaderTransfer, MemberChange } from "./cluster.ts";
 export { type RetryPolicy, saysOutcomeUnknown } from "./requester.ts";

@@ -10,15 +10,47 @@ import type { ApplyResult } from "./command.ts";
 /** The group id reserved for forwarded requests (never a Raft group). */
 export const forwardGroupId = 0xffff_ffff;
 
-/** What a node may ask the leader of a group. */
+/**
+ * What a node may ask the leader of a group. "lease-read" is "read-index" served from the
+ * leader's lease when it holds. A node answers an op it does not know with code
+ * "unsupported" (nodes from before this rule drop it: the asker times out), so an asker can
+ * fall back to an older op.
+ */
 export type ForwardRequest =
   | { op: "propose"; group: number; command: Uint8Array }
-  | { op: "read-index"; group: number };
+  | { op: "read-index"; group: number }
+  | { op: "lease-read"; group: number }
+  | ({ op: "membership"; group: number } & MembershipCall);
 
-/** The leader's answer: the result, or an error code with the leader it knows of. */
+/** A member's role in a group. */
+export type MemberRole = "voter" | "learner";
+
+/**
+ * A membership call: to the leader ("set-member", "remove-member", "transfer-leader",
+ * "cluster-view") or to one node ("node-status"; "removed" tells a node the entry at
+ * `index` removed it).
+ */
+export type MembershipCall =
+  | { call: "set-member"; id: NodeId; role?: MemberRole; peer?: string }
+  | { call: "remove-member"; id: NodeId }
+  | { call: "transfer-leader"; id?: NodeId }
+  | { call: "cluster-view" }
+  | { call: "node-status" }
+  | { call: "removed"; index: number };
+
+/**
+ * The leader's answer: the result (`value` is a membership call's JSON answer), or an error
+ * code with the leader it knows of and, for membership calls, extra problem fields.
+ */
 export type ForwardResponse =
-  | { ok: true; result?: ApplyResult; index?: number }
-  | { ok: false; code: string; message: string; leader?: NodeId | null };
+  | { ok: true; result?: ApplyResult; index?: number; value?: unknown }
+  | {
+    ok: false;
+    code: string;
+    message: string;
+    leader?: NodeId | null;
+    extra?: Record<string, string | number | boolean | null>;
+  };
 
 type Wire =
   | { t: "req"; id: number; req: ForwardRequest }
@@ -38,13 +70,38 @@ interface Pending {
   to: NodeId;
   resolve: (response: ForwardResponse | undefined) => void;
   timer: ReturnType<typeof setTimeout>;
+  /** A membership call: it may outlive the leadership it was sent to (a transfer). */
+  keep: boolean;
+}
+
+const memberIdPattern = /^[A-Za-z0-9_.-]{1,64}$/;
+
+function isMembershipCall(v: Record<string, unknown>): boolean {
+  const idOk = typeof v.id === "string" && memberIdPattern.test(v.id);
+  switch (v.call) {
+    case "set-member":
+      return idOk && (v.role === undefined || v.role === "voter" || v.role === "learner") &&
+        (v.peer === undefined || (typeof v.peer === "string" && v.peer.length <= 300));
+    case "remove-member":
+      return idOk;
+    case "transfer-leader":
+      return v.id === undefined || idOk;
+    case "cluster-view":
+    case "node-status":
+      return true;
+    case "removed":
+      return typeof v.index === "number" && Number.isSafeInteger(v.index);
+    default:
+      return false;
+  }
 }
 
 function isRequest(value: unknown): value is ForwardRequest {
   if (typeof value !== "object" || value === null) return false;
   const v = value as Record<string, unknown>;
   if (typeof v.group !== "number" || !Number.isInteger(v.group)) return false;
-  if (v.op === "read-index") return true;
+  if (v.op === "read-index" || v.op === "lease-read") return true;
+  if (v.op === "membership") return isMembershipCall(v);
   return v.op === "propose" && v.command instanceof Uint8Array;
 }
 
@@ -88,7 +145,7 @@ export class Forwarder {
       this.#pending.delete(id);
       resolve(undefined);
     }, timeoutMs);
-    this.#pending.set(id, { to, resolve, timer });
+    this.#pending.set(id, { to, resolve, timer, keep: request.op === "membership" });
     const wire: Wire = { t: "req", id, req: request };
     if (!this.#o.send(to, wire)) {
       clearTimeout(timer);
@@ -110,7 +167,11 @@ export class Forwarder {
       this.#pending.delete(id);
       clearTimeout(pending.timer);
       pending.resolve(m.resp);
-    } else if (m.t === "req" && isRequest(m.req)) {
+    } else if (m.t === "req") {
+      if (!isRequest(m.req)) {
+        this.#refuse(from, id, m.req);
+        return;
+      }
       this.#o.serve(from, m.req)
         .catch((error): ForwardResponse => ({
           ok: false,
@@ -124,13 +185,26 @@ export class Forwarder {
     }
   }
 
+  /** Answers "unsupported" to a request this node cannot read (an op it does not know). */
+  #refuse(from: NodeId, id: number, request: unknown): void {
+    const op = (request as { op?: unknown } | null)?.op;
+    if (typeof op !== "string") return;
+    const resp: ForwardResponse = {
+      ok: false,
+      code: "unsupported",
+      message: `this node does not serve forwarded "${op.slice(0, 32)}" requests of that form`,
+    };
+    this.#o.send(from, { t: "resp", id, resp } satisfies Wire);
+  }
+
   /**
    * Gives up on the requests waiting for `peer` (it is no longer the leader): they resolve
-   * to undefined at once, as a timeout would, instead of holding their callers.
+   * to undefined at once, as a timeout would, instead of holding their callers. Membership
+   * calls are kept: removing a leader moves leadership before the old leader answers.
    */
   abandon(peer: NodeId): void {
     for (const [id, p] of this.#pending) {
-      if (p.to !== peer) continue;
+      if (p.to !== peer || p.keep) continue;
       clearTimeout(p.timer);
       this.#pending.delete(id);
       p.resolve(undefined);

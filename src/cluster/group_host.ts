@@ -6,6 +6,8 @@
  */
 import type { Logger } from "../log.ts";
 import {
+  type ConfChange,
+  decodeConfChange,
   type Entry,
   type Message,
   type NodeId,
@@ -13,6 +15,7 @@ import {
   ProposalDroppedError,
   type RaftNode,
   type Ready,
+  type Snapshot,
   type SoftState,
 } from "../raft/mod.ts";
 import type { Store } from "../storage/types.ts";
@@ -24,7 +27,9 @@ import {
   type KvCommand,
 } from "./command.ts";
 import { KvServiceError } from "./kv_service.ts";
+import type { GroupSnapshots } from "./group_snapshots.ts";
 import type { RaftLogStore } from "./raft_log_store.ts";
+import type { GroupObserver } from "./raft_metrics.ts";
 
 /** Options of {@link GroupHost}. */
 export interface GroupHostOptions {
@@ -42,20 +47,42 @@ export interface GroupHostOptions {
   readTimeoutMs: number;
   /** Proposals (and reads) waiting at once; past it new ones are refused. Default 16384. */
   waitersMax?: number;
+  /**
+   * How long after a quorum confirmed this leader (measured from when the confirming read
+   * was asked) it may serve lease reads without a round; see {@link leaseMsOf}. Default 0:
+   * every lease read waits for a heartbeat round.
+   */
+  leaseMs?: number;
   /** Told when the known leader changes (null: none known). */
   onLeaderChange?: (leader: NodeId | null, previous: NodeId | null) => void;
+  /** Told of every committed membership change as it is applied (also when replayed at start). */
+  onConfChange?: (change: ConfChange, index: number) => void;
   /** Called once when the group cannot go on (WAL or store failure): the node must stop. */
   onFatal: (error: unknown) => void;
+  /** Snapshots of the group (taking, compaction, receiving); none: the log is never compacted. */
+  snapshots?: GroupSnapshots;
+  /** Opens the group's store again after a received snapshot replaced it. */
+  reopenStore?: () => Promise<Store>;
+  /** Told of each proposal made here once applied here (commit latency), for metrics. */
+  observer?: Pick<GroupObserver, "committed">;
 }
 
 interface ProposalWaiter {
   term: number;
+  /** performance.now() when it was proposed. */
+  proposedMs: number;
   resolve: (result: ApplyResult) => void;
   reject: (error: unknown) => void;
   timer: ReturnType<typeof setTimeout>;
 }
 
 interface IndexWaiter {
+  /** performance.now() when the read was asked. */
+  askedMs: number;
+  /** The term it was asked in. */
+  term: number;
+  /** True when it was asked of the core's lease (so it confirms nothing). */
+  lease: boolean;
   resolve: (index: number) => void;
   reject: (error: unknown) => void;
   timer: ReturnType<typeof setTimeout>;
@@ -70,6 +97,35 @@ interface AppliedWaiter {
 
 /** Ready rounds handled in one go before yielding to the event loop. */
 const roundsPerRunMax = 64;
+
+/** Committed entries whose store writes are queued together at most. */
+const applyWindowEntriesMax = 4096;
+
+/**
+ * How many of `rd`'s committed entries are durable here already: those below the first
+ * entry `rd` itself persists (an earlier Ready persisted them, and Ready rounds run one at a
+ * time). A committed entry can sit among `rd.entries` (a follower told of a commit together
+ * with the entries, or a leader alone in its group): those wait for this Ready's persist.
+ */
+export function durableCommitted(rd: Ready): number {
+  const committed = rd.committedEntries;
+  if (rd.snapshot !== undefined) return 0;
+  if (rd.entries.length === 0) return committed.length;
+  const firstNew = rd.entries[0].index;
+  let n = 0;
+  while (n < committed.length && committed[n].index < firstNew) n++;
+  return n;
+}
+
+/**
+ * The lease of a leader with this timing: a follower that heard from the leader refuses to
+ * vote for anyone else for electionTicks of its own ticks, which last at least
+ * (electionTicks - 1) * tickMs of real time; 10% of that is kept as a margin for clocks
+ * that run at slightly different rates.
+ */
+export function leaseMsOf(timing: { tickMs: number; electionTicks: number }): number {
+  return Math.max(0, Math.floor((timing.electionTicks - 1) * timing.tickMs * 0.9));
+}
 
 /** Error of a write that certainly was not applied: safe to retry. */
 export function notAppliedError(message: string): KvServiceError {
@@ -90,11 +146,22 @@ export class GroupHost {
   #applied = 0;
   /** Entries at or below this index were applied to the store before this process started. */
   #storeSeqAtOpen: number;
+  /** The group's store; replaced when a snapshot from the leader is installed. */
+  #store: Store;
   #proposals = new Map<number, ProposalWaiter>();
   #reads = new Map<number, IndexWaiter>();
   #readSeq = 0;
   #appliedWaiters: AppliedWaiter[] = [];
+  /** Conf-change entries applied in the Ready being handled, settled after its advance. */
+  #confApplied: { entry: Entry; result: ApplyResult }[] = [];
   #leaderWaiters: (() => void)[] = [];
+  /** This leader may serve lease reads until this performance.now() time, in #leaseTerm. */
+  #leaseUntilMs = 0;
+  #leaseTerm = -1;
+  /** The term of the leader in #soft (-1 when none). */
+  #leaderTerm = -1;
+  /** performance.now() when a message of the current leader last arrived. */
+  #leaderContactMs: number | undefined;
   #running: Promise<void> | undefined;
   #again = false;
   #failed: unknown = undefined;
@@ -108,7 +175,11 @@ export class GroupHost {
     const status = this.#node.status();
     this.#soft = { role: status.role, leader: status.leader };
     this.#applied = status.applied;
+    this.#store = options.store;
     this.#storeSeqAtOpen = options.store.stats().lastSeq;
+    if (options.snapshots !== undefined) {
+      options.snapshots.offered = () => this.#offeredSnapshots();
+    }
     this.#kick();
   }
 
@@ -127,6 +198,11 @@ export class GroupHost {
     return this.#applied;
   }
 
+  /** Proposals made here that wait to be applied. */
+  get proposalsPending(): number {
+    return this.#proposals.size;
+  }
+
   /** True when the group can serve: not failed, not closed, a leader known. */
   get healthy(): boolean {
     return this.#failed === undefined && !this.#closed && this.#soft.leader !== null;
@@ -134,7 +210,7 @@ export class GroupHost {
 
   /** The group's store (reads go straight to it after a read index is applied). */
   get store(): Store {
-    return this.#o.store;
+    return this.#store;
   }
 
   /** The core's status, for /status and tests. */
@@ -152,6 +228,12 @@ export class GroupHost {
   /** Feeds a message received from a peer (already checked to come from `from`). */
   step(message: Message): void {
     if (this.#failed !== undefined || this.#closed) return;
+    if (message.type === "snapshot" && this.#o.snapshots !== undefined) {
+      // The core sees a snapshot only once its image is here (fetched in the background).
+      const admitted = this.#o.snapshots.admit(message, this.#applied, () => this.step(message));
+      if (!admitted) return;
+    }
+    this.#noteLeaderContact(message);
     this.#node.step(message);
     this.#kick();
   }
@@ -182,32 +264,98 @@ export class GroupHost {
           `${this.#o.proposalTimeoutMs} ms; read the key to learn whether it took effect`,
       ));
     }, this.#o.proposalTimeoutMs);
-    this.#proposals.set(pos.index, { term: pos.term, resolve, reject, timer });
+    const proposedMs = performance.now();
+    this.#proposals.set(pos.index, { term: pos.term, proposedMs, resolve, reject, timer });
     this.#kick();
     return promise;
+  }
+
+  /**
+   * Proposes one membership change and resolves to its log index once applied here. Throws
+   * NotLeaderError off the leader and the core's ProposalDroppedError as is (reason
+   * "conf-change-pending" while another change is in flight); rejects like propose.
+   */
+  proposeConfChange(change: ConfChange): Promise<number> {
+    this.#checkOpen();
+    this.#checkRoom();
+    const pos = this.#node.proposeConfChange(change);
+    const stale = this.#proposals.get(pos.index);
+    if (stale !== undefined) {
+      clearTimeout(stale.timer);
+      stale.reject(outcomeUnknownError("leadership changed while the write was in flight"));
+    }
+    const { promise, resolve, reject } = Promise.withResolvers<ApplyResult>();
+    const timer = setTimeout(() => {
+      this.#proposals.delete(pos.index);
+      reject(outcomeUnknownError(
+        `the membership change was proposed at index ${pos.index} but not applied within ` +
+          `${this.#o.proposalTimeoutMs} ms; read GET /cluster to learn whether it took effect`,
+      ));
+    }, this.#o.proposalTimeoutMs);
+    const proposedMs = performance.now();
+    this.#proposals.set(pos.index, { term: pos.term, proposedMs, resolve, reject, timer });
+    this.#kick();
+    return promise.then(() => pos.index);
+  }
+
+  /**
+   * Asks the core to hand leadership to voter `to` (it campaigns once caught up). Throws
+   * NotLeaderError off the leader and RangeError when `to` is not a voter.
+   */
+  transferLeader(to: NodeId): void {
+    this.#checkOpen();
+    this.#node.transferLeadership(to);
+    this.#kick();
   }
 
   /**
    * A linearizable read point: resolves to an index such that a read of the store once it
    * has applied that index sees every write acknowledged before this call. Throws
    * NotLeaderError off the leader; rejects with code "no_leader" if leadership is lost or
-   * not confirmed in time.
+   * not confirmed in time. With `options.lease` the read is served from the leader's lease,
+   * without a heartbeat round, when both hold: the core's (a quorum heard in this
+   * check-quorum window, no leadership transfer) and this host's real-time one (a round
+   * confirmed less than leaseMs ago in this term, so a paused or stalled process never
+   * trusts an old lease). Otherwise it waits for a round, as without the option.
    */
-  readIndex(): Promise<number> {
+  readIndex(options: { lease?: boolean } = {}): Promise<number> {
     this.#checkOpen();
     this.#checkRoom();
     const seq = ++this.#readSeq;
     const ctx = new Uint8Array(8);
     new DataView(ctx.buffer).setFloat64(0, seq);
-    this.#dropGuard(() => this.#node.readIndex(ctx));
+    const askedMs = performance.now();
+    const term = this.#node.status().term;
+    const lease = options.lease === true && term === this.#leaseTerm &&
+      askedMs < this.#leaseUntilMs;
+    this.#dropGuard(() => this.#node.readIndex(ctx, { lease }));
     const { promise, resolve, reject } = Promise.withResolvers<number>();
     const timer = setTimeout(() => {
       this.#reads.delete(seq);
       reject(notAppliedError(`leadership not confirmed within ${this.#o.readTimeoutMs} ms`));
     }, this.#o.readTimeoutMs);
-    this.#reads.set(seq, { resolve, reject, timer });
+    this.#reads.set(seq, { askedMs, term, lease, resolve, reject, timer });
     this.#kick();
     return promise;
+  }
+
+  /**
+   * Milliseconds since this replica last heard from the leader it follows: 0 while it leads,
+   * null when it has heard from none since it started.
+   */
+  leaderContactAgoMs(): number | null {
+    if (this.#soft.role === "leader") return 0;
+    if (this.#leaderContactMs === undefined) return null;
+    return Math.max(0, Math.round(performance.now() - this.#leaderContactMs));
+  }
+
+  /**
+   * The index a read of the local store reflects at least, for a stale read served now
+   * without a leader. Throws "unavailable" when the group failed, "closed" when stopping.
+   */
+  localReadIndex(): number {
+    this.#checkOpen();
+    return this.#applied;
   }
 
   /** Resolves once the store has applied `index`; rejects with "unavailable" after readTimeoutMs. */
@@ -304,39 +452,120 @@ export class GroupHost {
     }
   }
 
+  #sendAll(messages: Message[]): void {
+    for (const m of messages) this.#o.send(m.to, m);
+  }
+
   async #handleReady(rd: Ready): Promise<void> {
-    await this.#o.logStore.persist(rd); // Raft rule: persist before sending what depends on it
-    for (const m of rd.messages) this.#o.send(m.to, m);
+    if (rd.snapshot !== undefined) await this.#installSnapshot(rd.snapshot);
+    // Raft thesis 10.2.1: a leader may send its appends while it writes them to its own disk
+    // (it counts itself before its fsync, but commits are applied only after this persist).
+    // Holding its heartbeats behind a slow fsync starves followers into an election.
+    const leading = (rd.softState?.role ?? this.#soft.role) === "leader";
+    if (leading) this.#sendAll(rd.messages);
+    // Committed entries that an earlier Ready persisted are applied while this one syncs.
+    const durable = durableCommitted(rd);
+    const committed = rd.committedEntries;
+    const [persisted, applied] = await Promise.allSettled([
+      this.#o.logStore.persist(rd), // Raft rule: persist before sending what depends on it
+      this.#apply(durable === committed.length ? committed : committed.slice(0, durable)),
+    ]);
+    if (persisted.status === "rejected") throw persisted.reason;
+    if (applied.status === "rejected") throw applied.reason;
+    if (!leading) this.#sendAll(rd.messages);
     if (rd.softState !== undefined) this.#onSoftState(rd.softState);
-    await this.#apply(rd.committedEntries);
+    if (durable < committed.length) await this.#apply(committed.slice(durable));
     for (const rs of rd.readStates) {
       const seq = new DataView(rs.requestCtx.buffer, rs.requestCtx.byteOffset, 8).getFloat64(0);
       const waiter = this.#reads.get(seq);
       if (waiter === undefined) continue; // timed out meanwhile
       this.#reads.delete(seq);
       clearTimeout(waiter.timer);
+      if (!waiter.lease) this.#extendLease(waiter);
       waiter.resolve(rs.index);
     }
     this.#node.advance(rd);
+    for (const { entry, result } of this.#confApplied.splice(0)) {
+      this.#settleProposal(entry, result);
+    }
+    const snaps = this.#o.snapshots;
+    if (snaps?.due(this.#applied)) {
+      const status = this.#node.status();
+      await snaps.take(this.#store, {
+        index: this.#applied,
+        term: this.#o.logStore.term(this.#applied),
+        conf: status.conf,
+      });
+    }
+  }
+
+  /** Replaces the store with a received snapshot's image, before the WAL records it. */
+  async #installSnapshot(snapshot: Snapshot): Promise<void> {
+    const snaps = this.#o.snapshots;
+    const reopen = this.#o.reopenStore;
+    if (snaps === undefined || reopen === undefined) {
+      throw new Error("received a snapshot but this group host cannot install one");
+    }
+    this.#store = await snaps.install(snapshot, this.#store, reopen);
+    this.#applied = snapshot.metadata.index;
+    this.#storeSeqAtOpen = this.#store.stats().lastSeq;
+    this.#settleApplied();
+  }
+
+  /** Indexes of the snapshots this leader is sending to members now. */
+  #offeredSnapshots(): number[] {
+    const progress = this.#node.status().progress ?? {};
+    return Object.values(progress).map((p) => p.snapshotIndex).filter((i) => i > 0);
   }
 
   async #apply(entries: Entry[]): Promise<void> {
-    for (const entry of entries) {
-      if (!(entry.index === this.#applied + 1)) {
-        throw new Error(`apply out of order: entry ${entry.index} after ${this.#applied}`);
-      }
-      let result: ApplyResult = { ok: true };
-      if (entry.type === "normal" && entry.data.byteLength > 0) {
-        if (entry.index > this.#storeSeqAtOpen) {
-          // Idempotent by index: entries the store already holds are not applied again.
-          const command = decodeCommand(entry.data);
-          result = await applyCommand(this.#o.store, { index: entry.index, command });
-        }
-      }
-      this.#applied = entry.index;
-      this.#settleProposal(entry, result);
+    for (let at = 0; at < entries.length; at += applyWindowEntriesMax) {
+      const window = entries.length <= applyWindowEntriesMax
+        ? entries
+        : entries.slice(at, at + applyWindowEntriesMax);
+      await this.#applyWindow(window);
     }
     if (entries.length > 0) this.#settleApplied();
+  }
+
+  /**
+   * Applies consecutive entries: every store write is queued at once, in log order, so they
+   * share one group write (the store applies queued writes in order, and none after one that
+   * failed: no gap); then each entry is settled in order once its write is done.
+   */
+  async #applyWindow(entries: Entry[]): Promise<void> {
+    const writes: (Promise<ApplyResult> | undefined)[] = new Array(entries.length);
+    for (let i = 0; i < entries.length; i++) {
+      const entry = entries[i];
+      if (!(entry.index === this.#applied + 1 + i)) {
+        throw new Error(`apply out of order: entry ${entry.index} after ${this.#applied + i}`);
+      }
+      // Idempotent by index: entries the store already holds are not applied again.
+      const write = entry.type === "normal" && entry.data.byteLength > 0 &&
+        entry.index > this.#storeSeqAtOpen;
+      if (write) writes[i] = this.#applyCommand(entry);
+    }
+    const settled = await Promise.allSettled(writes);
+    for (let i = 0; i < entries.length; i++) {
+      const entry = entries[i];
+      const outcome = settled[i];
+      if (outcome.status === "rejected") throw outcome.reason;
+      const result: ApplyResult = outcome.value ?? { ok: true };
+      if (entry.type === "conf-change") {
+        this.#o.onConfChange?.(decodeConfChange(entry.data), entry.index);
+      }
+      this.#applied = entry.index;
+      // A membership change is answered once the core applied it too (at advance), so the
+      // caller's next look at status() shows it.
+      if (entry.type === "conf-change") this.#confApplied.push({ entry, result });
+      else this.#settleProposal(entry, result);
+    }
+  }
+
+  /** Queues the store write of a normal entry (a corrupt entry rejects, it never throws). */
+  async #applyCommand(entry: Entry): Promise<ApplyResult> {
+    const command = decodeCommand(entry.data);
+    return await applyCommand(this.#store, { index: entry.index, command });
   }
 
   #settleProposal(entry: Entry, result: ApplyResult): void {
@@ -345,6 +574,7 @@ export class GroupHost {
     this.#proposals.delete(entry.index);
     clearTimeout(waiter.timer);
     if (waiter.term === entry.term) {
+      this.#o.observer?.committed(this.groupId, (performance.now() - waiter.proposedMs) / 1000);
       waiter.resolve(result);
     } else {
       // Log matching: another entry holds this index for good, so ours is never applied.
@@ -366,10 +596,36 @@ export class GroupHost {
     this.#appliedWaiters = still;
   }
 
+  /**
+   * A quorum confirmed this leader in `read.term` after `read.askedMs`: each of its followers
+   * refuses to vote for another candidate for an election timeout from then.
+   */
+  #extendLease(read: IndexWaiter): void {
+    const leaseMs = this.#o.leaseMs ?? 0;
+    if (leaseMs <= 0) return;
+    if (read.term !== this.#leaseTerm) {
+      this.#leaseTerm = read.term;
+      this.#leaseUntilMs = 0;
+    }
+    this.#leaseUntilMs = Math.max(this.#leaseUntilMs, read.askedMs + leaseMs);
+  }
+
+  /** Records when a message of the leader this node follows (in its term) arrived. */
+  #noteLeaderContact(m: Message): void {
+    if (m.type !== "append" && m.type !== "heartbeat" && m.type !== "snapshot") return;
+    if (m.from === this.#soft.leader && m.term === this.#leaderTerm) {
+      this.#leaderContactMs = performance.now();
+    }
+  }
+
   #onSoftState(soft: SoftState): void {
     const wasLeader = this.#soft.role === "leader";
     const previous = this.#soft.leader;
     this.#soft = soft;
+    this.#leaderTerm = soft.leader === null ? -1 : this.#node.status().term;
+    if (soft.role !== "leader") this.#leaseUntilMs = 0;
+    // A leader that steps down last heard from a leader (itself) now.
+    if (wasLeader && soft.role !== "leader") this.#leaderContactMs = performance.now();
     if (previous !== soft.leader) this.#o.onLeaderChange?.(soft.leader, previous);
     this.#o.logger.info("raft role changed", {
       group: this.groupId,

@@ -19,6 +19,37 @@ export type Version = number;
  */
 export type KvCondition = { version: Version } | { absent: true } | { present: true };
 
+/**
+ * How fresh a read must be:
+ * - "linearizable" (default): sees every write acknowledged before the read began (ReadIndex:
+ *   the leader confirms its leadership with a quorum round).
+ * - "lease": the same guarantee, served by the leader from its lease without a quorum round;
+ *   it assumes clocks that drift within bounds.
+ * - "stale": this replica's local state at once, with no leader needed; it may lag behind
+ *   (see {@link ReplicaFreshness}).
+ */
+export type ReadConsistency = "linearizable" | "lease" | "stale";
+
+/** Every {@link ReadConsistency}, in the order documented. */
+export const readConsistencies: readonly ReadConsistency[] = ["linearizable", "lease", "stale"];
+
+/** Options of a read (get, list). */
+export interface KvReadOptions {
+  /** Default "linearizable". */
+  consistency?: ReadConsistency;
+}
+
+/** How far behind a stale read of this replica may be. */
+export interface ReplicaFreshness {
+  /** Highest log index (version) applied to this replica's state. */
+  appliedIndex: number;
+  /**
+   * Milliseconds since this replica last heard from a leader (0 on the leader itself), or
+   * null when it has not heard from one since it started.
+   */
+  leaderContactAgoMs: number | null;
+}
+
 /** A value with its version. */
 export interface KvValue {
   value: Bytes;
@@ -120,8 +151,11 @@ export class KvServiceError extends Error {
  * {@link KvErrorCode}; callers branch on that code, never on the error's class.
  */
 export interface KvService {
-  /** The value and version of key, or undefined when it does not exist. */
-  get(key: Bytes): Promise<KvValue | undefined>;
+  /**
+   * The value and version of key, or undefined when it does not exist, as fresh as
+   * `options.consistency` asks (default linearizable).
+   */
+  get(key: Bytes, options?: KvReadOptions): Promise<KvValue | undefined>;
   /**
    * Optional synchronous read from memory, for the HTTP GET fast path: the value when it is
    * at hand now, null when the key certainly does not exist, undefined when unknown without
@@ -135,8 +169,13 @@ export interface KvService {
    * undefined when the key did not exist and no condition was given.
    */
   delete(key: Bytes, options?: KvWriteOptions): Promise<Version | undefined>;
-  /** One page of keys in order (or reverse order). */
-  list(options: KvListOptions): Promise<KvListPage>;
+  /** One page of keys in order (or reverse order), as fresh as `read.consistency` asks. */
+  list(options: KvListOptions, read?: KvReadOptions): Promise<KvListPage>;
+  /**
+   * Optional: how far behind this replica's local state may be, sampled now. Call it just
+   * before a stale read: the read reflects at least `appliedIndex`.
+   */
+  replicaFreshness?(): ReplicaFreshness;
   /** Applies every op or none; resolves to the batch's version. */
   batch(ops: KvBatchOp[]): Promise<{ version: Version }>;
   /** Current figures. */

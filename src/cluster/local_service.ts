@@ -11,10 +11,12 @@ import type {
   KvListOptions,
   KvListPage,
   KvPutResult,
+  KvReadOptions,
   KvService,
   KvStatus,
   KvValue,
   KvWriteOptions,
+  ReplicaFreshness,
   Version,
 } from "./kv_service.ts";
 
@@ -39,7 +41,8 @@ export class LocalKvService implements KvService {
     this.#store = store;
   }
 
-  async get(key: Bytes): Promise<KvValue | undefined> {
+  /** Every consistency level is met by the one local store: `_read` changes nothing. */
+  async get(key: Bytes, _read?: KvReadOptions): Promise<KvValue | undefined> {
     const found = await this.#store.getVersioned(key);
     if (found === undefined) return undefined;
     return { value: found.value, version: found.seq };
@@ -68,7 +71,7 @@ export class LocalKvService implements KvService {
     }
   }
 
-  async list(options: KvListOptions): Promise<KvListPage> {
+  async list(options: KvListOptions, _read?: KvReadOptions): Promise<KvListPage> {
     return await listStore(this.#store, options);
   }
 
@@ -80,6 +83,11 @@ export class LocalKvService implements KvService {
     );
     const result = await this.#store.batch(storeOps);
     return { version: result.seq };
+  }
+
+  /** A single node is its own leader: its state is never behind. */
+  replicaFreshness(): ReplicaFreshness {
+    return { appliedIndex: this.#store.stats().lastSeq, leaderContactAgoMs: 0 };
   }
 
   status(): KvStatus {

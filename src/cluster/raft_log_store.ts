@@ -47,14 +47,26 @@ function readGuard<T>(index: number, read: () => T): T {
   }
 }
 
+/** Where a RaftLogStore finds the group's snapshots (see group_snapshots.ts). */
+export interface SnapshotSource {
+  /** The latest snapshot as the core sends it, if any. */
+  snapshot(): Snapshot | undefined;
+  /** The metadata of the kept snapshot at `index`, if any. */
+  metaAt(index: number): { conf: ConfState } | undefined;
+}
+
 /**
- * A group's Raft log kept in the shared WAL. Snapshots are not supported yet: the log is
- * never compacted, so the snapshot is always empty and the membership comes from the
- * conf-change entries at the head of the log (written by the bootstrap).
+ * A group's Raft log kept in the shared WAL. Until the log is first compacted the membership
+ * comes from the conf-change entries at its head (written by the bootstrap); after, from the
+ * snapshot the log starts after.
  */
 export class RaftLogStore implements LogStorage {
-  /** Wraps `wal` for group `groupId`. */
-  constructor(readonly wal: Wal, readonly groupId: GroupId) {}
+  /** Wraps `wal` for group `groupId`; `snapshots` is where compacted state is kept. */
+  constructor(
+    readonly wal: Wal,
+    readonly groupId: GroupId,
+    readonly snapshots?: SnapshotSource,
+  ) {}
 
   /** True when this group has durable state: the node must restart, never bootstrap. */
   hasState(): boolean {
@@ -64,10 +76,19 @@ export class RaftLogStore implements LogStorage {
 
   initialState(): { hardState: HardState; confState: ConfState } {
     const hs = this.wal.hardState(this.groupId);
-    return {
-      hardState: { term: hs.term, vote: hs.vote, commit: hs.commit },
-      confState: { voters: [], learners: [] },
-    };
+    const mark = this.wal.snapshotMark(this.groupId).index;
+    let confState: ConfState = { voters: [], learners: [] };
+    if (mark > 0) {
+      const meta = this.snapshots?.metaAt(mark);
+      if (meta === undefined) {
+        throw new Error(
+          `group ${this.groupId}: the log starts after index ${mark} but the snapshot there ` +
+            `(and with it the membership) is missing from the data directory`,
+        );
+      }
+      confState = meta.conf;
+    }
+    return { hardState: { term: hs.term, vote: hs.vote, commit: hs.commit }, confState };
   }
 
   entries(lo: number, hi: number, maxBytes?: number): Entry[] {
@@ -88,6 +109,8 @@ export class RaftLogStore implements LogStorage {
 
   snapshot(): Snapshot {
     const mark = this.wal.snapshotMark(this.groupId);
+    const latest = this.snapshots?.snapshot();
+    if (latest !== undefined && latest.metadata.index >= mark.index) return latest;
     return {
       metadata: { index: mark.index, term: mark.term, conf: { voters: [], learners: [] } },
       data: new Uint8Array(0),
@@ -98,17 +121,17 @@ export class RaftLogStore implements LogStorage {
    * Makes what `ready` asks to persist durable in one WAL append: entries (replacing any
    * conflicting tail) then the hard state. A hard state whose only change is the commit
    * index is not worth a sync alone (Raft persists commit lazily): it rides with the next
-   * append. Throws for a Ready carrying a snapshot (not supported yet).
+   * append. A snapshot (already installed in the store by the group host) is recorded as
+   * the WAL's snapshot mark, in the same append.
    */
   async persist(ready: Ready): Promise<void> {
-    if (ready.snapshot !== undefined) {
-      throw new RangeError("snapshots are not supported by this group host yet");
-    }
     if (ready.hardState !== undefined) this.#hardState = ready.hardState;
-    if (ready.entries.length === 0 && !ready.mustSync) return;
+    const snap = ready.snapshot?.metadata;
+    if (ready.entries.length === 0 && !ready.mustSync && snap === undefined) return;
     const hs = this.#hardState;
     this.#hardState = undefined;
     await this.wal.append(this.groupId, {
+      snapshot: snap && { index: snap.index, term: snap.term },
       entries: ready.entries.map(toWalEntry),
       hardState: hs && { term: hs.term, vote: hs.vote, commit: hs.commit },
     });

@@ -4,8 +4,9 @@
  */
 import type { ClusterConfig, Config } from "../config.ts";
 import type { Logger } from "../log.ts";
-import { secretBytesMin } from "../transport/mod.ts";
+import { type FaultInjector, secretBytesMin } from "../transport/mod.ts";
 import { RaftHost } from "./raft_host.ts";
+import type { RaftObserver } from "./raft_metrics.ts";
 import { ReplicatedKvService } from "./replicated_service.ts";
 
 /** The environment variable holding the cluster secret when no --secret-file is given. */
@@ -42,6 +43,10 @@ export interface OpenReplicatedOptions {
   logger: Logger;
   /** Called once if the Raft group fails: the process should stop. */
   onFatal: (error: unknown) => void;
+  /** Fault injection (tests only, --enable-fault-injection). Default none. */
+  faults?: FaultInjector;
+  /** Told of Raft, WAL, store and snapshot events, for metrics. Default none. */
+  observer?: RaftObserver;
 }
 
 /** Starts the Raft host of `config` (which must have `cluster`) and returns its service. */
@@ -54,6 +59,7 @@ export async function openReplicatedService(
   const host = await RaftHost.start({
     nodeId: config.id,
     members: cluster.members,
+    joining: cluster.join !== undefined,
     peerListen: { hostname: cluster.peerHost, port: cluster.peerPort },
     secret: options.secret,
     dataDir: config.dataDir,
@@ -74,6 +80,18 @@ export async function openReplicatedService(
     },
     logger: options.logger.child({ component: "raft" }),
     onFatal: options.onFatal,
+    faults: options.faults,
+    snapshotEntries: cluster.snapshotEntries,
+    observer: options.observer,
   });
-  return new ReplicatedKvService(host);
+  const service = new ReplicatedKvService(host);
+  if (cluster.join !== undefined) {
+    // In the background: the node serves (503 until it has a leader) while it joins.
+    service.membership.startJoin({
+      url: cluster.join,
+      peer: `${cluster.peerHost}:${cluster.peerPort}`,
+      token: config.authTokens[0],
+    });
+  }
+  return service;
 }

@@ -1,8 +1,10 @@
 /**
  * The replicated KvService: writes go through group 1's Raft log and are acknowledged once
- * committed on a quorum and applied here; reads are linearizable (ReadIndex, then a read of
- * the local store once it has applied that index). Any node serves any request: a follower
- * forwards writes and read-index requests to the leader over the peer transport.
+ * committed on a quorum and applied here; reads are linearizable by default (ReadIndex, then
+ * a read of the local store once it has applied that index), or on request served from the
+ * leader's lease, or stale (the local store at once). Any node serves any request: a follower
+ * forwards writes and read-index (or lease-read) requests to the leader over the peer
+ * transport.
  */
 import type { NodeId } from "../raft/mod.ts";
 import { type ApplyResult, encodeCommand, type KvCommand } from "./command.ts";
@@ -15,14 +17,18 @@ import {
   type KvListOptions,
   type KvListPage,
   type KvPutResult,
+  type KvReadOptions,
   type KvService,
   KvServiceError,
   type KvStatus,
   type KvValue,
   type KvWriteOptions,
+  type ReadConsistency,
+  type ReplicaFreshness,
   type Version,
 } from "./kv_service.ts";
 import { defaultGroupId, type RaftHost } from "./raft_host.ts";
+import { Membership } from "./membership.ts";
 
 /** A failed write's error, carrying what the API shows (failing op, current version). */
 export class ApplyError extends KvServiceError {
@@ -41,11 +47,16 @@ const hopsMax = 3;
 /** A KvService over a RaftHost; closing the service closes the host. */
 export class ReplicatedKvService implements KvService {
   #host: RaftHost;
+  /** GET /cluster, member changes, leadership transfer and --join (see membership.ts). */
+  readonly membership: Membership;
   #closing = false;
 
   /** Serves over a started host; the service owns it from now on. */
   constructor(host: RaftHost) {
     this.#host = host;
+    this.membership = new Membership(host, {
+      logger: host.logger.child({ component: "membership" }),
+    });
   }
 
   /** The host (for status and tests). */
@@ -53,8 +64,8 @@ export class ReplicatedKvService implements KvService {
     return this.#host;
   }
 
-  async get(key: Bytes): Promise<KvValue | undefined> {
-    await this.#linearizable();
+  async get(key: Bytes, read: KvReadOptions = {}): Promise<KvValue | undefined> {
+    await this.#readPoint(read.consistency);
     const found = await this.#group().store.getVersioned(key);
     if (found === undefined) return undefined;
     return { value: found.value, version: found.seq };
@@ -77,10 +88,15 @@ export class ReplicatedKvService implements KvService {
     return { version: r.version };
   }
 
-  async list(options: KvListOptions): Promise<KvListPage> {
+  async list(options: KvListOptions, read: KvReadOptions = {}): Promise<KvListPage> {
     if (!(options.limit >= 1)) throw new RangeError(`list limit must be >= 1: ${options.limit}`);
-    await this.#linearizable();
+    await this.#readPoint(read.consistency);
     return await listStore(this.#group().store, options);
+  }
+
+  replicaFreshness(): ReplicaFreshness {
+    const group = this.#group();
+    return { appliedIndex: group.appliedIndex, leaderContactAgoMs: group.leaderContactAgoMs() };
   }
 
   status(): KvStatus {
@@ -88,11 +104,12 @@ export class ReplicatedKvService implements KvService {
   }
 
   ready(): boolean {
-    return !this.#closing && this.#group().healthy;
+    return !this.#closing && !this.#host.removed && this.#group().healthy;
   }
 
   async close(): Promise<void> {
     this.#closing = true;
+    await this.membership.close();
     await this.#host.close();
   }
 
@@ -139,28 +156,46 @@ export class ReplicatedKvService implements KvService {
     throw notAppliedError("the leader kept changing; the write was not applied; retry");
   }
 
-  /** Waits until this replica has applied a linearizable read point. */
-  async #linearizable(): Promise<void> {
+  /**
+   * Waits until this replica may serve a read at `consistency`: at once for "stale" (the
+   * local store as it is, no leader needed), else once it applied a read point confirmed by
+   * the leader (from its lease for "lease").
+   */
+  async #readPoint(consistency: ReadConsistency = "linearizable"): Promise<void> {
+    if (consistency === "stale") {
+      this.#group().localReadIndex(); // throws when the group failed or is closing
+      return;
+    }
+    await this.#linearizable(consistency === "lease");
+  }
+
+  /** Waits until this replica has applied a linearizable read point (from the leader lease). */
+  async #linearizable(lease: boolean): Promise<void> {
     const group = this.#group();
+    let op: "read-index" | "lease-read" = lease ? "lease-read" : "read-index";
     for (let hop = 0; hop < hopsMax; hop++) {
       if (hop > 0) await this.#pause();
       const leader = await this.#leader();
       let index: number;
       if (leader === this.#host.nodeId) {
         try {
-          index = await group.readIndex();
+          index = await group.readIndex({ lease });
         } catch (error) {
           if (isNotLeader(error)) continue;
           throw error;
         }
       } else {
-        const request: ForwardRequest = { op: "read-index", group: group.groupId };
+        const request: ForwardRequest = { op, group: group.groupId };
         const resp = await this.#host.forward(leader, request, this.#host.timing.readTimeoutMs);
         if (resp === undefined) {
           throw notAppliedError(`no read index from the leader ${leader} in time`);
         }
         if (!resp.ok) {
           if (resp.code === "not_leader") continue;
+          if (resp.code === "unsupported" && op === "lease-read") {
+            op = "read-index"; // a leader that predates lease reads: ask it for a ReadIndex
+            continue;
+          }
           throw new KvServiceError(resp.code as KvServiceError["code"], resp.message);
         }
         if (typeof resp.index !== "number") throw new Error("read index answer without an index");
@@ -181,6 +216,9 @@ export class ReplicatedKvService implements KvService {
   /** The leader, waiting up to a few election timeouts for one; throws "no_leader". */
   async #leader(): Promise<NodeId> {
     const t = this.#host.timing;
+    if (this.#host.removed) {
+      throw notAppliedError("this node was removed from the cluster; send requests to a member");
+    }
     const waitMs = Math.min(t.proposalTimeoutMs, 3 * 2 * t.electionTicks * t.tickMs);
     const leader = await this.#group().waitForLeader(waitMs);
     if (leader === null) {

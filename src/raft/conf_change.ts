@@ -6,18 +6,23 @@ import type { ConfChange, ConfState } from "./types.ts";
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-/** Encodes a ConfChange as the data of a "conf-change" entry. */
+/** Encodes a ConfChange as the data of a "conf-change" entry (its context only when set). */
 export function encodeConfChange(change: ConfChange): Uint8Array {
-  return encoder.encode(JSON.stringify({ type: change.type, nodeId: change.nodeId }));
+  const { type, nodeId, context } = change;
+  const value = context === undefined ? { type, nodeId } : { type, nodeId, context };
+  return encoder.encode(JSON.stringify(value));
 }
 
 /** Decodes the data of a "conf-change" entry; throws on bytes that are not a ConfChange. */
 export function decodeConfChange(data: Uint8Array): ConfChange {
   const value = JSON.parse(decoder.decode(data));
   const ok = typeof value === "object" && value !== null && typeof value.nodeId === "string" &&
-    (value.type === "add-voter" || value.type === "add-learner" || value.type === "remove-node");
+    (value.type === "add-voter" || value.type === "add-learner" || value.type === "remove-node") &&
+    (value.context === undefined || typeof value.context === "string");
   if (!ok) throw new TypeError("conf-change entry data is not a ConfChange");
-  return { type: value.type, nodeId: value.nodeId };
+  const change: ConfChange = { type: value.type, nodeId: value.nodeId };
+  if (value.context !== undefined) change.context = value.context;
+  return change;
 }
 
 /**

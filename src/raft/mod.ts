@@ -47,6 +47,7 @@ export type {
   RaftConfig,
   RaftKnobs,
   RaftStatus,
+  ReadIndexOptions,
   ReadOnlyOption,
   ReadState,
   Ready,

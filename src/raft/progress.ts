@@ -171,6 +171,7 @@ export class Progress {
       inflight: this.inflights.count,
       recentActive: this.recentActive,
       isLearner: this.isLearner,
+      snapshotIndex: this.snapshot?.metadata.index ?? 0,
     };
   }
 }

@@ -25,6 +25,7 @@ import type {
   ProposalPosition,
   RaftConfig,
   RaftKnobs,
+  ReadIndexOptions,
   ReadOnlyOption,
   ReadState,
   Role,
@@ -149,7 +150,7 @@ export class Raft {
   readStates: ReadState[] = [];
   readonly readOnly: ReadOnly;
   /** Reads that arrived before this leader committed an entry of its term. */
-  pendingReads: Uint8Array[] = [];
+  pendingReads: { requestCtx: Uint8Array; lease: boolean }[] = [];
   leadTransferee: NodeId | null = null;
   /** Leader: a TimeoutNow went out in this term, so the lease no longer holds (see leaseHolds). */
   timeoutNowSent = false;
@@ -672,8 +673,9 @@ export class Raft {
     return pos;
   }
 
-  readIndex(requestCtx: Uint8Array): void {
+  readIndex(requestCtx: Uint8Array, options: ReadIndexOptions = {}): void {
     if (this.role !== "leader") throw new NotLeaderError(this.leader);
+    const lease = options.lease === true;
     if (this.conf.voters.length === 1 || this.cfg.knobs.readIndexWithoutQuorum) {
       this.readStates.push({ index: this.log.committed, requestCtx });
       return;
@@ -683,20 +685,21 @@ export class Raft {
       if (this.pendingReads.length >= this.cfg.maxPendingReads) {
         throw new ProposalDroppedError("too-many-pending-reads");
       }
-      this.pendingReads.push(requestCtx);
+      this.pendingReads.push({ requestCtx, lease });
       return;
     }
-    this.addRead(requestCtx);
+    this.addRead(requestCtx, lease);
   }
 
   committedInTerm(): boolean {
     return this.log.termOrNull(this.log.committed) === this.term;
   }
 
-  addRead(requestCtx: Uint8Array): void {
+  addRead(requestCtx: Uint8Array, lease: boolean): void {
     // Lease read: served without a round trip only while a quorum was heard from in this
     // check-quorum window; it also assumes clocks drift within bounds. Otherwise: ReadIndex.
-    if (this.cfg.readOnlyOption === "lease-based" && this.leaseHolds()) {
+    const leaseAsked = lease || this.cfg.readOnlyOption === "lease-based";
+    if (leaseAsked && this.cfg.checkQuorum && this.leaseHolds()) {
       this.readStates.push({ index: this.log.committed, requestCtx });
       return;
     }
@@ -755,7 +758,7 @@ export class Raft {
     if (this.pendingReads.length > 0 && this.committedInTerm()) {
       const reads = this.pendingReads;
       this.pendingReads = [];
-      for (const ctx of reads) this.addRead(ctx);
+      for (const r of reads) this.addRead(r.requestCtx, r.lease);
     }
   }
 

@@ -18,6 +18,7 @@ import type {
   ProposalPosition,
   RaftConfig,
   RaftStatus,
+  ReadIndexOptions,
   Ready,
   Snapshot,
   SoftState,
@@ -80,10 +81,11 @@ export class RaftNode {
    * Asks for a linearizable read point. A ReadState with this `requestCtx` comes out in a
    * later Ready once leadership is confirmed (reads between two ready() calls share one
    * heartbeat round). Throws NotLeaderError off the leader. Reads still pending when the
-   * leader steps down are dropped: the host times them out.
+   * leader steps down are dropped: the host times them out. With `options.lease` the read
+   * is served from the leader lease when it holds (see ReadIndexOptions).
    */
-  readIndex(requestCtx: Uint8Array): void {
-    this.#raft.readIndex(requestCtx);
+  readIndex(requestCtx: Uint8Array, options: ReadIndexOptions = {}): void {
+    this.#raft.readIndex(requestCtx, options);
   }
 
   /**
@@ -204,9 +206,9 @@ function sameHardState(a: HardState, b: HardState): boolean {
 
 /**
  * Starts a brand-new node over empty `storage`. With `config.peers` it bootstraps a group:
- * the first Ready carries committed conf-change entries (term 1) adding each peer, the same
- * on every initial member. Without peers it is a joiner that learns the membership from the
- * leader's log or snapshot. Throws RangeError if storage is not empty or config is invalid.
+ * the first Ready carries committed conf-change entries (term 1) adding each peer (with its
+ * `config.peerContexts` entry as context), the same on every initial member. Without peers
+ * it is a joiner that learns the membership from the leader's log or snapshot. Throws RangeError if storage is not empty or config is invalid.
  */
 export function createRaftNode(config: RaftConfig, storage: LogStorage): RaftNode {
   const { hardState } = storage.initialState();
@@ -220,9 +222,13 @@ export function createRaftNode(config: RaftConfig, storage: LogStorage): RaftNod
     if (learners.length > 0) throw new RangeError("a group needs at least one voter");
     return new RaftNode(raft);
   }
+  const withContext = (change: ConfChange): ConfChange => {
+    const context = config.peerContexts?.[change.nodeId];
+    return context === undefined ? change : { ...change, context };
+  };
   const changes: ConfChange[] = [
-    ...voters.map((nodeId): ConfChange => ({ type: "add-voter", nodeId })),
-    ...learners.map((nodeId): ConfChange => ({ type: "add-learner", nodeId })),
+    ...voters.map((nodeId) => withContext({ type: "add-voter", nodeId })),
+    ...learners.map((nodeId) => withContext({ type: "add-learner", nodeId })),
   ];
   const entries: Entry[] = changes.map((c, i) => ({
     term: 1,

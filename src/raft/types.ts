@@ -6,6 +6,7 @@
  * - added: RaftNode.id, RaftNode.campaign(), seededRandom (mod.ts), NodeId export in mod.ts.
  * - readIndex on a follower throws NotLeaderError (like propose); the host forwards it.
  * - restartRaftNode throws RangeError on storage that holds nothing (use createRaftNode).
+ * - added: ConfChange.context (opaque host data in the entry), RaftConfig.peerContexts.
  */
 
 /** A Raft member's id, unique within a group. */
@@ -38,11 +39,15 @@ export interface ConfState {
   learners: NodeId[];
 }
 
-/** One server at a time membership change, carried by a "conf-change" entry. */
+/**
+ * One server at a time membership change, carried by a "conf-change" entry. `context` is
+ * opaque host data that rides along in the entry (ringkv puts the node's peer address there);
+ * the core never interprets it.
+ */
 export type ConfChange =
-  | { type: "add-voter"; nodeId: NodeId }
-  | { type: "add-learner"; nodeId: NodeId }
-  | { type: "remove-node"; nodeId: NodeId };
+  | { type: "add-voter"; nodeId: NodeId; context?: string }
+  | { type: "add-learner"; nodeId: NodeId; context?: string }
+  | { type: "remove-node"; nodeId: NodeId; context?: string };
 
 /** Where a snapshot stands in the log and which members it holds. */
 export interface SnapshotMetadata {
@@ -218,6 +223,8 @@ export interface ProgressStatus {
   inflight: number;
   recentActive: boolean;
   isLearner: boolean;
+  /** Index of the snapshot being sent to this member (state "snapshot"), else 0. */
+  snapshotIndex: number;
 }
 
 /** A snapshot of a node's state for operators and tests. */
@@ -243,6 +250,17 @@ export interface RaftStatus {
 /** How ReadIndex is confirmed. */
 export type ReadOnlyOption = "safe" | "lease-based";
 
+/** Options of one ReadIndex request. */
+export interface ReadIndexOptions {
+  /**
+   * Serve this read from the leader lease when it holds, as readOnlyOption "lease-based" does
+   * for every read (same rules: needs checkQuorum, no lease during a leadership transfer or
+   * once TimeoutNow went out this term); otherwise it waits for a heartbeat round. Default
+   * false.
+   */
+  lease?: boolean;
+}
+
 /**
  * Test-only switches that each plant a known bug, so the simulator can prove it catches it.
  * All default to false; never enable them outside tests.
@@ -265,6 +283,11 @@ export interface RaftConfig {
   peers?: NodeId[];
   /** Initial learners, used only by createRaftNode. */
   learners?: NodeId[];
+  /**
+   * Opaque host data per initial member, carried as the `context` of its bootstrap
+   * conf-change entry (used only by createRaftNode; members without one get none).
+   */
+  peerContexts?: Record<NodeId, string>;
   /** Ticks without hearing from a leader before a follower campaigns (randomized to 2x). Default 10. */
   electionTicks?: number;
   /** Ticks between leader heartbeats. Default 1. Must be < electionTicks. */

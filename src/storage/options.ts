@@ -21,6 +21,7 @@ export interface ResolvedOptions {
   mergeAuto: boolean;
   logger: Logger;
   observer: StoreObserver;
+  beforeSync: (() => Promise<void> | undefined) | undefined;
 }
 
 function checkInt(name: string, value: number, min: number, max: number): number {
@@ -52,5 +53,6 @@ export function resolveOptions(o: StoreOptions = {}): ResolvedOptions {
     mergeAuto: o.mergeAuto ?? true,
     logger: o.logger ?? silentLogger,
     observer: o.observer ?? {},
+    beforeSync: o.beforeSync,
   };
 }

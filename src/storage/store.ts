@@ -2,7 +2,8 @@
  * The segment-log store: an append-only log of records in numbered segment files, an ordered
  * in-memory keydir, group commit of concurrent writes, a byte-bounded value cache.
  */
-import { closeSync, openSync, readSync } from "node:fs";
+import { closeSync, existsSync, openSync, readSync } from "node:fs";
+import { basename, join } from "node:path";
 import { LRUCache } from "lru-cache";
 import type { Logger } from "../log.ts";
 import { type DirLock, lockDirectory } from "./dir_lock.ts";
@@ -39,7 +40,7 @@ import {
   stringToKey,
   writeRecord,
 } from "./record.ts";
-import { recover, type SegmentMeta } from "./recovery.ts";
+import { MERGE_MANIFEST, recover, type SegmentMeta } from "./recovery.ts";
 import { hintPath, segmentPath, syncDir } from "./segment_files.ts";
 import { SegmentScanner } from "./segment_scanner.ts";
 import type {
@@ -49,6 +50,7 @@ import type {
   ScanEntry,
   ScanOptions,
   Store,
+  StoreCheckpoint,
   StoreOptions,
   StoreStats,
   VersionedValue,
@@ -570,12 +572,18 @@ export class SegmentStore implements Store, MergeHost {
         n++;
       }
       const group = this.#queue.splice(0, n);
+      let failure: unknown;
       try {
-        await this.ioMutex.run(() => this.#flushGroup(group));
+        failure = await this.ioMutex.run(() => this.#flushGroup(group));
       } catch (err) {
         this.logger.error("write group failed unexpectedly", { err });
         for (const p of group) p.reject(err);
+        failure = err;
       }
+      // Writes take effect in queue order or not at all: once a group failed, the writes
+      // queued behind it fail too, so no later write is applied after an earlier one failed
+      // (a replica applying its log in order must never leave a gap).
+      if (failure !== undefined) for (const p of this.#queue.splice(0)) p.reject(failure);
     }
   }
 
@@ -624,7 +632,8 @@ export class SegmentStore implements Store, MergeHost {
     return accepted;
   }
 
-  async #flushGroup(group: Pending[]): Promise<void> {
+  /** Writes one group; resolves to the I/O error that failed it, if any. */
+  async #flushGroup(group: Pending[]): Promise<StoreError | undefined> {
     if (this.#truncateTo !== undefined) {
       try {
         await this.active.writer.truncate(this.#truncateTo);
@@ -632,7 +641,7 @@ export class SegmentStore implements Store, MergeHost {
       } catch (err) {
         const e = ioError(err, "could not undo an earlier failed write");
         for (const p of group) p.reject(e);
-        return;
+        return e;
       }
     }
     const accepted = this.#admit(group);
@@ -646,7 +655,7 @@ export class SegmentStore implements Store, MergeHost {
       } catch (err) {
         const e = ioError(err, "could not start a new segment");
         for (const p of accepted) p.reject(e);
-        return;
+        return e;
       }
     }
     const buf = accepted.length === 1 ? accepted[0].buf : concat(accepted, bytes);
@@ -663,7 +672,7 @@ export class SegmentStore implements Store, MergeHost {
       const e = ioError(err, "write failed");
       this.logger.warn("write group failed; its writes were not applied", { err: e.message });
       for (const p of accepted) p.reject(e);
-      return;
+      return e;
     }
     this.active.meta.sizeBytes = start + bytes;
     if (this.cfg.sync !== "always") this.#dirty = true;
@@ -684,6 +693,8 @@ export class SegmentStore implements Store, MergeHost {
   }
 
   async #syncActive(writes: number): Promise<void> {
+    const delay = this.cfg.beforeSync?.();
+    if (delay !== undefined) await delay;
     const t0 = performance.now();
     await this.active.writer.syncData();
     const seconds = (performance.now() - t0) / 1000;
@@ -789,6 +800,66 @@ export class SegmentStore implements Store, MergeHost {
       this.active = next;
     }
     this.#track(this.#writeHint(old.meta.id));
+  }
+
+  /**
+   * Hard-links into `dir` (a new directory on the same file system) a consistent image of
+   * this store as of now, without copying data: the active segment is synced, then every
+   * segment and hint file is linked in one synchronous pass, so no write or merge step falls
+   * in between. The image is each listed file's first `bytes` bytes: the active segment keeps
+   * growing through its link, so a reader must stop at `bytes`. Resolves to undefined, having
+   * made nothing, while a merge is between its commit and its cleanup or writes are queued
+   * (try again later: this never waits on a merge).
+   */
+  checkpoint(dir: string): Promise<StoreCheckpoint | undefined> {
+    try {
+      this.#checkOpen();
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.ioMutex.run(async () => {
+      if (this.#busyForCheckpoint()) return undefined;
+      if (this.#dirty) {
+        this.#dirty = false;
+        try {
+          await this.#syncActive(0);
+        } catch (err) {
+          this.#dirty = true;
+          throw ioError(err, "sync failed");
+        }
+      }
+      await Deno.mkdir(dir);
+      if (this.#busyForCheckpoint()) {
+        await Deno.remove(dir);
+        return undefined;
+      }
+      const files = this.#linkInto(dir);
+      await syncDir(dir);
+      return { lastSeq: this.#lastSeq, files };
+    });
+  }
+
+  #busyForCheckpoint(): boolean {
+    return this.#queue.length > 0 || existsSync(join(this.dir, MERGE_MANIFEST));
+  }
+
+  /** The synchronous pass of checkpoint(): links every live file into `dir`. */
+  #linkInto(dir: string): { name: string; bytes: number }[] {
+    const files: { name: string; bytes: number }[] = [];
+    for (const meta of this.segments.values()) {
+      const seg = segmentPath(this.dir, meta.id);
+      Deno.linkSync(seg, join(dir, basename(seg)));
+      files.push({ name: basename(seg), bytes: meta.sizeBytes });
+      if (meta.id === this.active.meta.id || meta.hintBytes === 0) continue;
+      const hint = hintPath(this.dir, meta.id);
+      try {
+        Deno.linkSync(hint, join(dir, basename(hint)));
+        files.push({ name: basename(hint), bytes: Deno.statSync(hint).size });
+      } catch (err) {
+        if (!(err instanceof Deno.errors.NotFound)) throw err;
+      }
+    }
+    return files;
   }
 
   /** Rolls the active segment if it holds anything (for merge: outputs get lower ids). */

@@ -43,6 +43,11 @@ export interface StoreOptions {
   logger?: Logger;
   /** Hooks for metrics; storage itself imports no metrics library. */
   observer?: StoreObserver;
+  /**
+   * Awaited before every fdatasync of written data when it returns a promise (fault
+   * injection in tests slows the disk with it). Default none: no call, no cost.
+   */
+  beforeSync?: () => Promise<void> | undefined;
 }
 
 /** Callbacks the store makes as it works, so a host can export metrics. All optional. */
@@ -142,6 +147,13 @@ export interface MergeResult {
   bytesReclaimed: number;
 }
 
+/** A consistent image of a store made by `checkpoint`: its files and the last seq it holds. */
+export interface StoreCheckpoint {
+  lastSeq: number;
+  /** File names in the image directory, with their sizes in bytes. */
+  files: { name: string; bytes: number }[];
+}
+
 /** An open data directory. All methods throw StoreClosedError after close(). */
 export interface Store {
   /** The current value of key, or undefined. Throws CorruptionError for a damaged record. */
@@ -172,6 +184,11 @@ export interface Store {
   scan(options?: ScanOptions): Promise<ScanEntry[]>;
   /** Makes every acknowledged write durable now. */
   sync(): Promise<void>;
+  /**
+   * Hard-links a consistent image of the store into the new directory `dir` (same file
+   * system); undefined when it cannot be made at this moment (try again later). Optional.
+   */
+  checkpoint?(dir: string): Promise<StoreCheckpoint | undefined>;
   /** Merges the closed segments past the dead-bytes threshold now. */
   merge(): Promise<MergeResult>;
   /** Finishes pending writes, syncs, releases the directory lock. Idempotent. */

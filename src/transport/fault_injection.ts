@@ -1,17 +1,20 @@
 /**
- * Fault injection for tests of a cluster: drop, delay or cut peer traffic at run time.
- * Inert unless enabled; the configuration is plain JSON so an admin route can read and
- * replace it as is.
+ * Fault injection for tests of a cluster: drop, delay or cut peer traffic at run time, and
+ * slow down fsyncs. Inert unless enabled; the configuration is plain JSON so an admin route
+ * can read and replace it as is.
  */
 import type { NodeId } from "./codec.ts";
 import { seededRandom } from "../seeded_random.ts";
 
 /**
  * The JSON shape of a fault configuration, e.g.
- * `{ "drop": { "n2": 0.3 }, "delayMs": { "n3": 50 }, "cut": ["n4"] }`:
+ * `{ "drop": { "n2": 0.3 }, "delayMs": { "n3": 50 }, "cut": ["n4"], "fsyncDelayMs": 100 }`:
  * - `drop`: probability (0..1) that each message to or from that peer is dropped;
  * - `delayMs`: extra delay (0..60000 ms) before each message to that peer is sent;
- * - `cut`: peers whose traffic is dropped entirely, both directions.
+ * - `cut`: peers whose traffic is dropped entirely, both directions;
+ * - `cutTo`: peers that messages from this node never reach (one way: theirs still arrive);
+ * - `cutFrom`: peers whose messages this node drops on arrival (one way: ours still leave);
+ * - `fsyncDelayMs`: delay (0..10000 ms) added before every fsync of this node's WAL and stores.
  */
 export interface FaultSpec {
   /** Drop probability per peer, both directions. */
@@ -20,10 +23,21 @@ export interface FaultSpec {
   delayMs?: Record<NodeId, number>;
   /** Peers cut off entirely. */
   cut?: NodeId[];
+  /** Peers this node's messages never reach. */
+  cutTo?: NodeId[];
+  /** Peers whose messages this node drops. */
+  cutFrom?: NodeId[];
+  /** Delay before every fsync, in milliseconds (0: none). */
+  fsyncDelayMs?: number;
 }
 
 /** Longest delay a spec may ask for. */
 export const faultDelayMsMax = 60_000;
+
+/** Longest fsync delay a spec may ask for. */
+export const faultFsyncDelayMsMax = 10_000;
+
+const specFields = new Set(["drop", "delayMs", "cut", "cutTo", "cutFrom", "fsyncDelayMs"]);
 
 /** Most peers a spec may name in one field. */
 export const faultPeersMax = 1_024;
@@ -72,6 +86,17 @@ function checkPeerMap(
   return out;
 }
 
+function checkPeerList(field: string, value: unknown): NodeId[] {
+  if (value === undefined) return [];
+  if (
+    !Array.isArray(value) || value.length > faultPeersMax ||
+    value.some((p) => typeof p !== "string")
+  ) {
+    throw new FaultSpecError(`${field} must be an array of peer ids`);
+  }
+  return [...value];
+}
+
 /** Validates and copies a spec from untrusted JSON. Throws FaultSpecError. */
 export function parseFaultSpec(value: unknown): FaultSpec {
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
@@ -79,21 +104,29 @@ export function parseFaultSpec(value: unknown): FaultSpec {
   }
   const raw = value as Record<string, unknown>;
   for (const key of Object.keys(raw)) {
-    if (key !== "drop" && key !== "delayMs" && key !== "cut") {
-      throw new FaultSpecError(`unknown fault spec field ${key}`);
+    if (!specFields.has(key)) {
+      throw new FaultSpecError(
+        `unknown fault spec field ${key}; known: ${[...specFields].join(", ")}`,
+      );
     }
   }
   const isProbability = (v: unknown) => typeof v === "number" && v >= 0 && v <= 1;
   const isDelay = (v: unknown) =>
     typeof v === "number" && Number.isFinite(v) && v >= 0 && v <= faultDelayMsMax;
-  const cut = raw.cut ?? [];
-  if (!Array.isArray(cut) || cut.length > faultPeersMax || cut.some((p) => typeof p !== "string")) {
-    throw new FaultSpecError("cut must be an array of peer ids");
+  const fsyncDelayMs = raw.fsyncDelayMs === undefined ? 0 : raw.fsyncDelayMs;
+  if (
+    typeof fsyncDelayMs !== "number" || !Number.isInteger(fsyncDelayMs) || fsyncDelayMs < 0 ||
+    fsyncDelayMs > faultFsyncDelayMsMax
+  ) {
+    throw new FaultSpecError(`fsyncDelayMs must be an integer in 0..${faultFsyncDelayMsMax}`);
   }
   return {
     drop: checkPeerMap("drop", raw.drop, isProbability),
     delayMs: checkPeerMap("delayMs", raw.delayMs, isDelay),
-    cut: [...cut],
+    cut: checkPeerList("cut", raw.cut),
+    cutTo: checkPeerList("cutTo", raw.cutTo),
+    cutFrom: checkPeerList("cutFrom", raw.cutFrom),
+    fsyncDelayMs,
   };
 }
 
@@ -107,6 +140,9 @@ export class FaultInjector {
   #drop = new Map<NodeId, number>();
   #delayMs = new Map<NodeId, number>();
   #cut = new Set<NodeId>();
+  #cutTo = new Set<NodeId>();
+  #cutFrom = new Set<NodeId>();
+  #fsyncDelayMs = 0;
 
   /** Creates an injector with no faults configured. */
   constructor(options: FaultInjectorOptions = {}) {
@@ -125,13 +161,19 @@ export class FaultInjector {
     this.#drop = new Map(Object.entries(parsed.drop ?? {}));
     this.#delayMs = new Map(Object.entries(parsed.delayMs ?? {}));
     this.#cut = new Set(parsed.cut);
+    this.#cutTo = new Set(parsed.cutTo);
+    this.#cutFrom = new Set(parsed.cutFrom);
+    this.#fsyncDelayMs = parsed.fsyncDelayMs ?? 0;
   }
 
-  /** Removes every fault (heals all peers). */
+  /** Removes every fault (heals all peers, fsyncs at full speed). */
   reset(): void {
     this.#drop.clear();
     this.#delayMs.clear();
     this.#cut.clear();
+    this.#cutTo.clear();
+    this.#cutFrom.clear();
+    this.#fsyncDelayMs = 0;
   }
 
   /** The configuration in force, in the JSON shape {@link configure} takes. */
@@ -140,24 +182,38 @@ export class FaultInjector {
       drop: Object.fromEntries(this.#drop),
       delayMs: Object.fromEntries(this.#delayMs),
       cut: [...this.#cut],
+      cutTo: [...this.#cutTo],
+      cutFrom: [...this.#cutFrom],
+      fsyncDelayMs: this.#fsyncDelayMs,
     };
   }
 
   /** True when some fault is configured. */
   get active(): boolean {
-    return this.#drop.size > 0 || this.#delayMs.size > 0 || this.#cut.size > 0;
+    return this.#drop.size > 0 || this.#delayMs.size > 0 || this.#cut.size > 0 ||
+      this.#cutTo.size > 0 || this.#cutFrom.size > 0 || this.#fsyncDelayMs > 0;
+  }
+
+  /**
+   * The hook to await before an fsync: a promise that resolves after `fsyncDelayMs`, or
+   * undefined (nothing to wait for) when no delay is configured or the injector is disabled.
+   */
+  beforeSync(): Promise<void> | undefined {
+    const delayMs = this.#fsyncDelayMs;
+    if (!this.enabled || delayMs === 0) return undefined;
+    return new Promise((resolve) => setTimeout(resolve, delayMs));
   }
 
   /** Verdict for one message about to be sent to `peer`. */
   outbound(peer: NodeId): OutboundVerdict {
-    if (this.#cut.has(peer)) return { drop: true, delayMs: 0 };
+    if (this.#cut.has(peer) || this.#cutTo.has(peer)) return { drop: true, delayMs: 0 };
     if (this.#dropped(peer)) return { drop: true, delayMs: 0 };
     return { drop: false, delayMs: this.#delayMs.get(peer) ?? 0 };
   }
 
   /** True when one message received from `peer` must be dropped. */
   dropInbound(peer: NodeId): boolean {
-    return this.#cut.has(peer) || this.#dropped(peer);
+    return this.#cut.has(peer) || this.#cutFrom.has(peer) || this.#dropped(peer);
   }
 
   #dropped(peer: NodeId): boolean {

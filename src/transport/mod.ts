@@ -47,6 +47,7 @@ export {
 export type { HandshakeFailure, HandshakeOptions } from "./handshake.ts";
 export {
   faultDelayMsMax,
+  faultFsyncDelayMsMax,
   FaultInjector,
   faultPeersMax,
   FaultSpecError,

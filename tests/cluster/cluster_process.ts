@@ -15,6 +15,8 @@ export interface TestNode {
   peerAddr: string;
   dataDir: string;
   proc: ServerProcess | undefined;
+  /** Set for a node added with join(): it starts with --join URL instead of --cluster. */
+  joinUrl?: string;
 }
 
 /** A running test cluster. */
@@ -22,6 +24,8 @@ export interface TestCluster {
   nodes: TestNode[];
   /** (Re)starts node `id` with its data dir and addresses. */
   start(id: string): Promise<ServerProcess>;
+  /** Starts a new node `id` (free peer port, empty data dir) with `--join viaUrl`. */
+  join(id: string, viaUrl: string): Promise<TestNode>;
   /** kill -9 of node `id`, awaited. */
   kill(id: string): Promise<void>;
   /** Waits until every running node names the same leader, and returns it. */
@@ -80,14 +84,27 @@ export async function startCluster(
           id,
           "--peer",
           node.peerAddr,
-          "--cluster",
-          members,
+          ...(node.joinUrl === undefined ? ["--cluster", members] : ["--join", node.joinUrl]),
           ...(options.extraArgs ?? []),
         ],
         env: { RINGKV_CLUSTER_SECRET: testSecret },
         startTimeoutMs: 30_000,
       });
       return node.proc;
+    },
+    async join(id, viaUrl) {
+      if (nodes.some((n) => n.id === id)) throw new Error(`${id} already exists`);
+      const [port] = freePorts(1);
+      const node: TestNode = {
+        id,
+        peerAddr: `127.0.0.1:${port}`,
+        dataDir: `${root}/${id}`,
+        proc: undefined,
+        joinUrl: viaUrl,
+      };
+      nodes.push(node);
+      await cluster.start(id);
+      return node;
     },
     async kill(id) {
       const node = byId(id);
@@ -156,4 +173,16 @@ export async function getKey(
 ): Promise<{ status: number; body: string; etag: string | null }> {
   const res = await fetch(`${url}/kv/${key}`, { signal: AbortSignal.timeout(timeoutMs) });
   return { status: res.status, body: await res.text(), etag: res.headers.get("etag") };
+}
+
+/** Freezes a running node with SIGSTOP (its sockets stay open, it answers nothing). */
+export function pauseNode(node: TestNode): void {
+  if (node.proc === undefined) throw new Error(`${node.id} is not running`);
+  node.proc.child.kill("SIGSTOP");
+}
+
+/** Lets a node frozen by {@link pauseNode} run again (SIGCONT). */
+export function resumeNode(node: TestNode): void {
+  if (node.proc === undefined) throw new Error(`${node.id} is not running`);
+  node.proc.child.kill("SIGCONT");
 }

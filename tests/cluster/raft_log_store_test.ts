@@ -96,16 +96,24 @@ Deno.test("reads outside the held log throw the errors the Raft core expects", (
     }
   }));
 
-Deno.test("a Ready carrying a snapshot is refused (not supported yet)", () =>
+Deno.test("a Ready carrying a snapshot records it as the log's start, with its membership", () =>
   withDir(async (dir) => {
     const wal = await openWal(dir);
     try {
-      const store = new RaftLogStore(wal, 1);
-      const snapshot = {
-        metadata: { index: 1, term: 1, conf: { voters: ["n1"], learners: [] } },
-        data: new Uint8Array(0),
-      };
-      await assert.rejects(store.persist(ready({ snapshot, mustSync: true })), RangeError);
+      const conf = { voters: ["n1", "n2", "n3"], learners: ["n4"] };
+      const snapshot = { metadata: { index: 40, term: 3, conf }, data: new Uint8Array(0) };
+      const store = new RaftLogStore(wal, 1, {
+        snapshot: () => snapshot,
+        metaAt: (index) => index === 40 ? { conf } : undefined,
+      });
+      await store.persist(ready({ snapshot, mustSync: true }));
+      assert.equal(store.firstIndex(), 41);
+      assert.equal(store.lastIndex(), 40);
+      assert.equal(store.term(40), 3);
+      assert.deepEqual(store.initialState().confState, conf);
+      assert.deepEqual(store.snapshot().metadata, snapshot.metadata);
+      // Without the snapshot's metadata the membership is unknown: refuse to start.
+      assert.throws(() => new RaftLogStore(wal, 1).initialState(), /snapshot there/);
     } finally {
       await wal.close();
     }

@@ -1,6 +1,6 @@
 /**
- * The metric names dashboards and alerts may use: what src/metrics.ts defines today, what
- * Prometheus adds itself, and the Raft and peer metrics the replicated cluster will add.
+ * The metric names dashboards and alerts may use: what src/metrics.ts defines (a cluster
+ * node's Raft, WAL and peer metrics included) and what Prometheus adds itself.
  */
 import { Metrics } from "../../src/metrics.ts";
 
@@ -8,11 +8,11 @@ import { Metrics } from "../../src/metrics.ts";
 export type MetricType = "counter" | "gauge" | "histogram" | "summary";
 
 /**
- * Cluster metrics to come: the replicated cluster (issue 6) exports these, and the dashboard
- * and alerts already chart them. When the cluster defines one in src/metrics.ts it must keep
- * this name and type (or this list and the dashboards change with it).
+ * Metrics only a cluster node (`serve --cluster`) exports, which the dashboard and alerts
+ * chart: src/metrics.ts must define each with this name and type (or this list and the
+ * dashboards change with it).
  */
-export const clusterMetricsToCome: Readonly<Record<string, MetricType>> = {
+export const clusterMetrics: Readonly<Record<string, MetricType>> = {
   raft_leader_changes_total: "counter",
   ringkv_raft_term: "gauge",
   ringkv_raft_is_leader: "gauge",
@@ -42,9 +42,14 @@ export function seriesNames(name: string, type: MetricType): string[] {
   return [name];
 }
 
-/** Name and type of every metric src/metrics.ts registers (process metrics included). */
+/**
+ * Name and type of every metric src/metrics.ts registers on a cluster node (process and
+ * cluster metrics included).
+ */
 export function definedMetrics(): Map<string, MetricType> {
   const metrics = new Metrics();
+  metrics.raft();
+  metrics.close();
   const defined = new Map<string, MetricType>();
   for (const metric of metrics.registry.getMetricsAsArray()) {
     const { name, type } = metric as unknown as { name: string; type: string };
@@ -56,10 +61,11 @@ export function definedMetrics(): Map<string, MetricType> {
   return defined;
 }
 
-/** Every series name a query may select: defined, to come, and Prometheus' own. */
+/** Every series name a query may select: defined, and Prometheus' own. */
 export function knownSeries(): Set<string> {
   const known = new Set<string>(prometheusSeries);
-  const all = [...definedMetrics(), ...Object.entries(clusterMetricsToCome)];
-  for (const [name, type] of all) for (const series of seriesNames(name, type)) known.add(series);
+  for (const [name, type] of definedMetrics()) {
+    for (const series of seriesNames(name, type)) known.add(series);
+  }
   return known;
 }

@@ -1,10 +1,12 @@
 /**
  * The Grafana dashboard and the Prometheus alerts chart only metrics that exist (in
- * src/metrics.ts, or in the list of cluster metrics to come), cover what operators need,
- * and every YAML file shipped parses.
+ * src/metrics.ts) and that a running cluster node exports, cover what operators need, and
+ * every YAML file shipped parses.
  */
 import assert from "node:assert/strict";
-import { clusterMetricsToCome, definedMetrics, knownSeries } from "./metric_names.ts";
+import { getKey, putKey, startCluster } from "../cluster/cluster_process.ts";
+import { parseSamples } from "../metrics_text.ts";
+import { clusterMetrics, definedMetrics, knownSeries, prometheusSeries } from "./metric_names.ts";
 import { metricNames } from "./promql_names.ts";
 import { readYaml, repoPath } from "./helpers.ts";
 
@@ -73,7 +75,7 @@ Deno.test("every YAML file shipped parses", () => {
   }
 });
 
-Deno.test("the dashboard queries only metrics src/metrics.ts defines or the cluster will add", () => {
+Deno.test("the dashboard queries only metrics src/metrics.ts defines", () => {
   const known = knownSeries();
   const unknown: string[] = [];
   let count = 0;
@@ -99,7 +101,7 @@ Deno.test("the dashboard's node variable lists values of a defined metric", () =
   }
 });
 
-Deno.test("the alerts query only metrics src/metrics.ts defines or the cluster will add", () => {
+Deno.test("the alerts query only metrics src/metrics.ts defines", () => {
   const known = knownSeries();
   const unknown = rules.flatMap((rule) =>
     metricNames(rule.expr).filter((name) => !known.has(name)).map((n) => `${rule.alert}: ${n}`)
@@ -160,11 +162,49 @@ Deno.test("dashboard panels use the provisioned Prometheus datasource", () => {
   }
 });
 
-Deno.test("a cluster metric to come that src/metrics.ts defines has the promised type", () => {
+Deno.test("every cluster metric is defined with the promised type", () => {
   const defined = definedMetrics();
-  assert.ok(Object.keys(clusterMetricsToCome).length >= 10);
-  for (const [name, type] of Object.entries(clusterMetricsToCome)) {
-    const actual = defined.get(name);
-    if (actual !== undefined) assert.equal(actual, type, `${name} is a ${actual}`);
+  assert.ok(Object.keys(clusterMetrics).length >= 10);
+  for (const [name, type] of Object.entries(clusterMetrics)) {
+    assert.equal(defined.get(name), type, `${name} is a ${defined.get(name)}, not a ${type}`);
   }
+});
+
+/** Every series name the dashboard's queries and the alerts' expressions select. */
+function chartedSeries(): Set<string> {
+  const exprs = [
+    ...queryPanels.flatMap((p) => (p.targets ?? []).map((t) => t.expr)),
+    ...rules.map((r) => r.expr),
+  ];
+  const names = new Set(exprs.flatMap((expr) => metricNames(expr)));
+  for (const own of prometheusSeries) names.delete(own);
+  return names;
+}
+
+Deno.test({
+  name: "a running cluster node, leader or follower, exports every series charted or alerted on",
+  sanitizeResources: false,
+  async fn() {
+    const cluster = await startCluster(3);
+    try {
+      const leader = await cluster.waitForLeader({ timeoutMs: 30_000 });
+      const follower = cluster.nodes.find((n) => n.id !== leader.id)!;
+      assert.equal((await putKey(follower.proc!.url, "charted", "v")).status, 201);
+      const charted = chartedSeries();
+      assert.ok(charted.size >= 20, `only ${[...charted].join(", ")}`);
+      for (const node of [leader, follower]) {
+        // Request metrics have series once a key request was served.
+        assert.equal((await getKey(node.proc!.url, "charted")).status, 200);
+        const response = await fetch(`${node.proc!.url}/metrics`, {
+          signal: AbortSignal.timeout(15_000),
+        });
+        assert.equal(response.status, 200);
+        const exported = new Set(parseSamples(await response.text()).map((s) => s.name));
+        const missing = [...charted].filter((name) => !exported.has(name));
+        assert.deepEqual(missing, [], `${node.id} (${node === leader ? "leader" : "follower"})`);
+      }
+    } finally {
+      await cluster.close();
+    }
+  },
 });

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import {
   applyConfChange,
   CompactedError,
+  createRaftNode,
   decodeConfChange,
   encodeConfChange,
   MemoryStorage,
@@ -105,4 +106,20 @@ Deno.test("conf changes round-trip through entry data and apply one server at a 
   conf = applyConfChange(conf, { type: "remove-node", nodeId: "n1" });
   assert.deepEqual(conf.voters, ["n2", "n3", "n4"]);
   assert.throws(() => decodeConfChange(new TextEncoder().encode("{}")), TypeError);
+});
+
+Deno.test("a conf change's opaque context rides in its entry and in bootstrap entries", () => {
+  const change = { type: "add-learner", nodeId: "n4", context: '{"peer":"h:1"}' } as const;
+  assert.deepEqual(decodeConfChange(encodeConfChange(change)), change);
+  const badContext = '{"type":"add-voter","nodeId":"n1","context":7}';
+  assert.throws(() => decodeConfChange(new TextEncoder().encode(badContext)), TypeError);
+  const node = createRaftNode(
+    { id: "n1", peers: ["n1", "n2"], peerContexts: { n2: "two" } },
+    new MemoryStorage(),
+  );
+  const changes = node.ready().committedEntries.map((e) => decodeConfChange(e.data));
+  assert.deepEqual(changes, [
+    { type: "add-voter", nodeId: "n1" },
+    { type: "add-voter", nodeId: "n2", context: "two" },
+  ]);
 });

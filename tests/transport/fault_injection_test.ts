@@ -20,17 +20,53 @@ Deno.test("parseFaultSpec rejects bad probabilities, delays and unknown fields",
   assert.throws(() => parseFaultSpec({ cut: "n2" }), FaultSpecError);
   assert.throws(() => parseFaultSpec({ partition: [] }), FaultSpecError);
   assert.throws(() => parseFaultSpec(null), FaultSpecError);
+  assert.throws(() => parseFaultSpec({ cutTo: [1] }), FaultSpecError);
+  assert.throws(() => parseFaultSpec({ cutFrom: "n2" }), FaultSpecError);
+});
+
+Deno.test("parseFaultSpec accepts fsyncDelayMs only as an integer in 0..10000", () => {
+  assert.equal(parseFaultSpec({ fsyncDelayMs: 0 }).fsyncDelayMs, 0);
+  assert.equal(parseFaultSpec({ fsyncDelayMs: 10_000 }).fsyncDelayMs, 10_000);
+  for (const bad of [-1, 10_001, 1.5, "100", null, Infinity]) {
+    assert.throws(() => parseFaultSpec({ fsyncDelayMs: bad }), /fsyncDelayMs must be an integer/);
+  }
 });
 
 Deno.test("spec() returns the configuration in the JSON shape configure() takes", () => {
   const faults = new FaultInjector({ enabled: true });
-  const spec = { drop: { n2: 0.25 }, delayMs: { n3: 50 }, cut: ["n4"] };
+  const spec = {
+    drop: { n2: 0.25 },
+    delayMs: { n3: 50 },
+    cut: ["n4"],
+    cutTo: ["n5"],
+    cutFrom: ["n6"],
+    fsyncDelayMs: 20,
+  };
   faults.configure(JSON.parse(JSON.stringify(spec)));
   assert.deepEqual(faults.spec(), spec);
   assert.equal(faults.active, true);
   faults.reset();
-  assert.deepEqual(faults.spec(), { drop: {}, delayMs: {}, cut: [] });
+  assert.deepEqual(faults.spec(), {
+    drop: {},
+    delayMs: {},
+    cut: [],
+    cutTo: [],
+    cutFrom: [],
+    fsyncDelayMs: 0,
+  });
   assert.equal(faults.active, false);
+});
+
+Deno.test("beforeSync waits fsyncDelayMs when set and is undefined otherwise", async () => {
+  const faults = new FaultInjector({ enabled: true });
+  assert.equal(faults.beforeSync(), undefined, "no delay configured: nothing to await");
+  faults.configure({ fsyncDelayMs: 60 });
+  const started = performance.now();
+  await faults.beforeSync();
+  assert.ok(performance.now() - started >= 55, "the hook waited about fsyncDelayMs");
+  faults.reset();
+  assert.equal(faults.beforeSync(), undefined, "reset removes the delay");
+  assert.equal(new FaultInjector().beforeSync(), undefined, "a disabled injector never delays");
 });
 
 Deno.test("drop decisions repeat for the same seed", () => {
@@ -66,6 +102,28 @@ Deno.test("cut stops traffic both ways with that peer until healed", async () =>
     await waitFor(() => n1.received.length === 1 && n2.received.length === 1, "healed traffic");
     assert.equal(n1.received[0].envelope.message, "healed in");
     assert.equal(n2.received[0].envelope.message, "healed out");
+  } finally {
+    await closeAll(nodes);
+  }
+});
+
+Deno.test("cutTo drops only this node's messages to the peer, cutFrom only the peer's", async () => {
+  const nodes = await startCluster(["n1", "n2"], withFaults());
+  const [n1, n2] = nodes;
+  try {
+    n1.transport.faults.configure({ cutTo: ["n2"] });
+    n1.transport.send("n2", { groupId: 0, message: "n1 out, dropped" });
+    n2.transport.send("n1", { groupId: 0, message: "n2 out, delivered" });
+    await waitFor(() => n1.received.length === 1, "the other direction still flows");
+    assert.equal(n1.received[0].envelope.message, "n2 out, delivered");
+    assert.equal(n1.transport.stats().peers.n2.faultDrops, 1);
+    n1.transport.faults.configure({ cutFrom: ["n2"] });
+    n2.transport.send("n1", { groupId: 0, message: "n2 out, dropped on arrival" });
+    n1.transport.send("n2", { groupId: 0, message: "n1 out, delivered" });
+    await waitFor(() => n2.received.length === 1, "n1's messages flow again");
+    assert.equal(n2.received[0].envelope.message, "n1 out, delivered");
+    await waitFor(() => n1.transport.stats().peers.n2.faultDrops === 2, "the inbound drop");
+    assert.equal(n1.received.length, 1, "nothing more reached n1");
   } finally {
     await closeAll(nodes);
   }

@@ -420,3 +420,25 @@ Deno.test("onPeerState reports a peer coming up and going down", async () => {
     await closeAll(nodes);
   }
 });
+
+Deno.test("the accepting side takes a peer learned at run time and refuses it once removed", async () => {
+  const n1 = await startNode("n1");
+  const n2 = await startNode("n2");
+  try {
+    n1.transport.setPeer("n2", addrOf(n2)); // n1 dials: n2 refuses it until it learns n1
+    await waitFor(() => n2.transport.stats().handshakeRejects > 0, "n2 refusing unknown n1");
+    assert.equal(n2.transport.isConnected("n1"), false, "an unknown peer is refused");
+    n2.transport.setPeer("n1", addrOf(n1));
+    await waitFor(() => n2.transport.isConnected("n1"), "n1 connects once n2 knows it");
+    n2.transport.removePeer("n1");
+    await waitFor(() => !n1.transport.isConnected("n2"), "the connection ends");
+    const refusals = n2.transport.stats().handshakeRejects;
+    await waitFor(
+      () => n2.transport.stats().handshakeRejects > refusals,
+      "n1's redial refused by n2, which forgot it",
+    );
+    assert.equal(n2.transport.isConnected("n1"), false);
+  } finally {
+    await closeAll([n1, n2]);
+  }
+});

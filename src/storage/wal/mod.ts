@@ -19,6 +19,7 @@ export type {
   WalAppend,
   WalEntry,
   WalHardState,
+  WalObserver,
   WalOptions,
   WalSnapshotMark,
   WalStats,

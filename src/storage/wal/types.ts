@@ -64,6 +64,21 @@ export interface WalOptions {
   groupsMax?: number;
   /** Structured logger; default silent. */
   logger?: Logger;
+  /**
+   * Awaited before every fsync when it returns a promise (fault injection in tests slows
+   * the disk with it). Default none: no call, no cost.
+   */
+  beforeSync?: () => Promise<void> | undefined;
+  /** Hooks for metrics; the WAL itself imports no metrics library. */
+  observer?: WalObserver;
+}
+
+/** Callbacks the WAL makes as it works, so a host can export metrics. All optional. */
+export interface WalObserver {
+  /** One flush's syncData() finished; `entries` log entries became durable with it. */
+  synced?(durationSeconds: number, entries: number): void;
+  /** An append of `group` became durable `durationSeconds` after `append` (queue, write, sync). */
+  appended?(group: GroupId, durationSeconds: number): void;
 }
 
 /** Counters and sizes of an open WAL. */

@@ -40,6 +40,7 @@ import type {
   WalAppend,
   WalEntry,
   WalHardState,
+  WalObserver,
   WalOptions,
   WalSnapshotMark,
   WalStats,
@@ -50,7 +51,7 @@ const GROUP_ID_MAX = 0xffff_ffff;
 /** Entries returned by one `entries` call at most, whatever bytesMax says. */
 const ENTRIES_PER_READ_MAX = 65_536;
 
-type Config = Required<Omit<WalOptions, "logger">>;
+type Config = Required<Omit<WalOptions, "logger" | "beforeSync" | "observer">>;
 
 function configOf(options: WalOptions): Config {
   const cfg: Config = {
@@ -87,6 +88,8 @@ interface Pending {
   req: WalAppend;
   records: Encoded[];
   bytes: number;
+  /** performance.now() when `append` was called. */
+  startMs: number;
   resolve: () => void;
   reject: (err: unknown) => void;
 }
@@ -138,6 +141,8 @@ export async function openWal(dir: string, options: WalOptions = {}): Promise<Wa
     const bodyBytesMax = Math.max(cfg.appendBytesMax, cfg.entryBytesMax + ENTRY_HEADER_BYTES);
     const rec = await recoverWal(dir, { bodyBytesMax, logger, cache });
     const wal = new Wal(dir, cfg, logger, lock, rec.state);
+    wal.beforeSync = options.beforeSync;
+    wal.observer = options.observer ?? {};
     await wal.startFile(rec.maxFileId + 1);
     wal.recoveryMs = performance.now() - t0;
     logger.info("WAL open", {
@@ -158,6 +163,10 @@ export async function openWal(dir: string, options: WalOptions = {}): Promise<Wa
 export class Wal {
   /** Time open() spent rebuilding the groups. */
   recoveryMs = 0;
+  /** WalOptions.beforeSync (set by openWal). */
+  beforeSync: (() => Promise<void> | undefined) | undefined;
+  /** WalOptions.observer (set by openWal). */
+  observer: WalObserver = {};
   #state: WalState;
   #groups: Map<GroupId, GroupLog>;
   #fileBytes: Map<number, number>;
@@ -292,7 +301,8 @@ export class Wal {
         `an append of ${bytes} bytes exceeds appendBytesMax ${this.cfg.appendBytesMax}; split it`,
       );
     }
-    return { group, req, records, bytes, resolve: () => {}, reject: () => {} };
+    const startMs = performance.now();
+    return { group, req, records, bytes, startMs, resolve: () => {}, reject: () => {} };
   }
 
   #prepareEntries(group: GroupId, entries: readonly WalEntry[], records: Encoded[]): void {
@@ -379,13 +389,16 @@ export class Wal {
     if (at !== bytes) throw new Error(`WAL flush encoded ${at} bytes, expected ${bytes}`);
     const start = active.sizeBytes;
     let stage = "write";
+    let syncMs = 0;
     try {
       await this.#cutFailedTail();
       await writeAll(active.file, buf);
       this.#counters.bytesWritten += bytes;
       this.#counters.flushes++;
       stage = "sync";
-      await active.file.syncData();
+      const syncStartMs = performance.now();
+      await this.#syncData(active.file);
+      syncMs = performance.now() - syncStartMs;
       this.#counters.syncs++;
     } catch (err) {
       await this.#undoWrite(active, start);
@@ -406,6 +419,7 @@ export class Wal {
     active.sizeBytes = start + bytes;
     this.#fileBytes.set(active.id, active.sizeBytes);
     this.#applyWritten(accepted, buf, offsets, active.id, start);
+    this.#observeFlush(accepted, syncMs);
     for (const p of accepted) p.resolve();
     if (active.sizeBytes >= this.cfg.segmentBytesMax) {
       try {
@@ -416,6 +430,24 @@ export class Wal {
         });
       }
     }
+  }
+
+  #observeFlush(accepted: Pending[], syncMs: number): void {
+    const observer = this.observer;
+    if (observer.synced !== undefined) {
+      let entries = 0;
+      for (const p of accepted) entries += p.req.entries?.length ?? 0;
+      observer.synced(syncMs / 1000, entries);
+    }
+    if (observer.appended === undefined) return;
+    const nowMs = performance.now();
+    for (const p of accepted) observer.appended(p.group, (nowMs - p.startMs) / 1000);
+  }
+
+  async #syncData(file: Deno.FsFile): Promise<void> {
+    const delay = this.beforeSync?.();
+    if (delay !== undefined) await delay;
+    await file.syncData();
   }
 
   #validate(batch: Pending[]): Pending[] {
@@ -513,7 +545,7 @@ export class Wal {
     const file = await Deno.open(path, { write: true, createNew: true, append: true });
     try {
       await writeAll(file, buf);
-      await file.syncData();
+      await this.#syncData(file);
       await syncDir(this.dir);
     } catch (err) {
       file.close();

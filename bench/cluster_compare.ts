@@ -1,0 +1,204 @@
+/**
+ * Issue 6's replicated benchmark in one session: a local 3-node ringkv cluster (the flags of
+ * `deno task cluster`, on free ports) and a 3-member etcd (bench/etcd_cluster.ts), one after
+ * the other, each loaded by bench/load.ts with the same scenarios: durable PUT (63
+ * connections), linearizable GET (63 connections, preloaded keys) and GET on one connection.
+ *
+ *   deno run -A bench/cluster_compare.ts                         # both, 20 s per scenario
+ *   deno run -A bench/cluster_compare.ts --only ringkv --duration 10s
+ *   deno run -A bench/cluster_compare.ts --only ringkv --cpu-prof-dir /tmp/prof
+ *
+ * `--cpu-prof-dir` runs every node under `deno run --cpu-prof` and leaves one .cpuprofile per
+ * node in that directory (named by pid; the node ids and pids are printed).
+ */
+import { parseArgs } from "node:util";
+import { type ChildServer, freePorts, mainPath, spawnServer } from "./child_server.ts";
+import { startEtcdCluster } from "./etcd_cluster.ts";
+import {
+  formatReport,
+  loadDefaults,
+  type LoadOptions,
+  type LoadReport,
+  parseDurationS,
+  runLoad,
+} from "./load.ts";
+
+interface Scenario {
+  name: string;
+  connections: number;
+  readRatio: number;
+  preload: boolean;
+}
+
+const scenarios: Record<string, Scenario> = {
+  put: { name: "PUT x63", connections: 63, readRatio: 0, preload: false },
+  get: { name: "GET x63", connections: 63, readRatio: 1, preload: true },
+  get1: { name: "GET x1", connections: 1, readRatio: 1, preload: true },
+};
+
+interface Row {
+  peer: string;
+  scenario: string;
+  report: LoadReport;
+}
+
+const encoder = new TextEncoder();
+
+function say(text: string): void {
+  Deno.stderr.writeSync(encoder.encode(text + "\n"));
+}
+
+/** Starts 3 ringkv nodes as `deno task cluster` does, on free ports; resolves once all are ready. */
+async function startRingkv(
+  options: { denoFlags: string[]; serveArgs: string[] },
+): Promise<{ urls: string[]; stop: () => Promise<void> }> {
+  const root = await Deno.makeTempDir({ prefix: "ringkv-compare-" });
+  const ports = freePorts(3);
+  const members = ports.map((p, i) => `n${i + 1}=127.0.0.1:${p}`).join(",");
+  const secret = crypto.randomUUID() + crypto.randomUUID();
+  const nodes: ChildServer[] = [];
+  const stop = async () => {
+    await Promise.all(nodes.map((n) => n.stop({ killAfterMs: 20_000 })));
+    await Deno.remove(root, { recursive: true });
+  };
+  try {
+    for (let i = 0; i < 3; i++) {
+      const id = `n${i + 1}`;
+      const node = await spawnServer([
+        ...options.denoFlags,
+        mainPath,
+        "serve",
+        "--id",
+        id,
+        "--http",
+        "127.0.0.1:0",
+        "--peer",
+        `127.0.0.1:${ports[i]}`,
+        "--cluster",
+        members,
+        "--data-dir",
+        `${root}/${id}`,
+        ...options.serveArgs,
+      ], { env: { RINGKV_CLUSTER_SECRET: secret }, startTimeoutMs: 60_000 });
+      nodes.push(node);
+      say(`ringkv ${id}: ${node.url} (pid ${node.pid})`);
+    }
+    const urls = nodes.map((n) => n.url);
+    await waitReady(urls, 60_000);
+    return { urls, stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+async function waitReady(urls: string[], timeoutMs: number): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  for (const url of urls) {
+    for (;;) {
+      const ok = await fetch(`${url}/ready`).then(async (r) => {
+        await r.body?.cancel();
+        return r.ok;
+      }, () => false);
+      if (ok) break;
+      if (performance.now() > deadline) throw new Error(`${url} not ready in ${timeoutMs} ms`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+}
+
+async function runScenarios(
+  peer: string,
+  base: Pick<LoadOptions, "urls" | "target">,
+  picked: string[],
+  durationS: number,
+): Promise<Row[]> {
+  const rows: Row[] = [];
+  for (const key of picked) {
+    const s = scenarios[key];
+    const report = await runLoad({
+      ...loadDefaults,
+      ...base,
+      connections: s.connections,
+      readRatio: s.readRatio,
+      preload: s.preload,
+      durationS,
+      progress: null,
+    });
+    say(`${peer} ${s.name}\n${formatReport(report)}`);
+    rows.push({ peer, scenario: s.name, report });
+  }
+  return rows;
+}
+
+function table(rows: Row[]): string {
+  const lines = ["peer      scenario   ops/s    p50 ms   p99 ms   errors"];
+  for (const r of rows) {
+    const l = r.report.latency.all;
+    lines.push(
+      `${r.peer.padEnd(9)} ${r.scenario.padEnd(9)} ${
+        String(r.report.throughputOpsPerS).padStart(7)
+      }` +
+        `  ${l.p50Ms.toFixed(2).padStart(7)}  ${
+          l.p99Ms.toFixed(2).padStart(7)
+        }  ${r.report.errors}`,
+    );
+  }
+  return lines.join("\n");
+}
+
+async function main(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    strict: true,
+    options: {
+      only: { type: "string" },
+      duration: { type: "string" },
+      scenarios: { type: "string" },
+      "cpu-prof-dir": { type: "string" },
+      "serve-arg": { type: "string", multiple: true },
+    },
+  });
+  const durationS = parseDurationS(values.duration ?? "20s");
+  const picked = (values.scenarios ?? "put,get,get1").split(",");
+  for (const p of picked) {
+    if (scenarios[p] === undefined) throw new RangeError(`unknown scenario ${p} (put, get, get1)`);
+  }
+  const peers = values.only === undefined ? ["ringkv", "etcd"] : [values.only];
+  const profDir = values["cpu-prof-dir"];
+  const denoFlags = profDir === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${profDir}`];
+  const rows: Row[] = [];
+  for (const peer of peers) {
+    if (peer === "ringkv") {
+      const cluster = await startRingkv({ denoFlags, serveArgs: values["serve-arg"] ?? [] });
+      try {
+        rows.push(
+          ...await runScenarios(peer, { urls: cluster.urls, target: "ringkv" }, picked, durationS),
+        );
+      } finally {
+        await cluster.stop();
+      }
+    } else if (peer === "etcd") {
+      const cluster = await startEtcdCluster();
+      try {
+        const base = { urls: cluster.clientUrls, target: "etcd" as const };
+        rows.push(...await runScenarios(`etcd`, base, picked, durationS));
+        say(`etcd version ${cluster.version}`);
+      } finally {
+        await cluster.stop();
+      }
+    } else {
+      throw new RangeError(`unknown peer ${peer} (ringkv, etcd)`);
+    }
+  }
+  const cores = navigator.hardwareConcurrency;
+  await Deno.stdout.write(
+    encoder.encode(
+      `machine: ${cores} cores, deno ${Deno.version.deno}; ${durationS} s per run\n` +
+        table(rows) + "\n",
+    ),
+  );
+  return 0;
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));
