@@ -2,14 +2,17 @@
  * Issue 6's replicated benchmark in one session: a local 3-node ringkv cluster (the flags of
  * `deno task cluster`, on free ports) and a 3-member etcd (bench/etcd_cluster.ts), one after
  * the other, each loaded by bench/load.ts with the same scenarios: durable PUT (63
- * connections), linearizable GET (63 connections, preloaded keys) and GET on one connection.
+ * connections), linearizable GET (63 connections, keys preloaded by 63 connections) and GET
+ * on one connection. Besides throughput and latency it prints the CPU time (user + system,
+ * from /proc) the peer's three processes and the load generator used per 1000 ops.
  *
  *   deno run -A bench/cluster_compare.ts                         # both, 20 s per scenario
  *   deno run -A bench/cluster_compare.ts --only ringkv --duration 10s
  *   deno run -A bench/cluster_compare.ts --only ringkv --cpu-prof-dir /tmp/prof
  *
  * `--cpu-prof-dir` runs every node under `deno run --cpu-prof` and leaves one .cpuprofile per
- * node in that directory (named by pid; the node ids and pids are printed).
+ * node in that directory (named by pid; the node ids and pids are printed); `--deno-flag F`
+ * passes F to every node's `deno run` (e.g. --deno-flag=--v8-flags=--perf-basic-prof).
  */
 import { parseArgs } from "node:util";
 import { type ChildServer, freePorts, mainPath, spawnServer } from "./child_server.ts";
@@ -20,6 +23,7 @@ import {
   type LoadOptions,
   type LoadReport,
   parseDurationS,
+  preload,
   runLoad,
 } from "./load.ts";
 
@@ -40,6 +44,33 @@ interface Row {
   peer: string;
   scenario: string;
   report: LoadReport;
+  /** CPU time (user + system) the peer's processes used per 1000 ops, when measurable. */
+  cpuMsPerKop?: number;
+  /** The same for this load generator. */
+  loadCpuMsPerKop?: number;
+}
+
+/** CPU seconds (user + system) `pid` used so far, from /proc (Linux); undefined elsewhere. */
+function cpuSeconds(pid: number): number | undefined {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    // utime and stime are fields 14 and 15 of stat (11 and 12 after the command name), in
+    // clock ticks of 1/100 s on Linux.
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return undefined;
+  }
+}
+
+function cpuOf(pids: number[]): number | undefined {
+  let sum = 0;
+  for (const pid of pids) {
+    const s = cpuSeconds(pid);
+    if (s === undefined) return undefined;
+    sum += s;
+  }
+  return sum;
 }
 
 const encoder = new TextEncoder();
@@ -48,10 +79,10 @@ function say(text: string): void {
   Deno.stderr.writeSync(encoder.encode(text + "\n"));
 }
 
-/** Starts 3 ringkv nodes as `deno task cluster` does, on free ports; resolves once all are ready. */
+/** Starts 3 ringkv nodes as `deno task cluster` does, on free ports; resolves once all serve. */
 async function startRingkv(
   options: { denoFlags: string[]; serveArgs: string[] },
-): Promise<{ urls: string[]; stop: () => Promise<void> }> {
+): Promise<{ urls: string[]; pids: number[]; stop: () => Promise<void> }> {
   const root = await Deno.makeTempDir({ prefix: "ringkv-compare-" });
   const ports = freePorts(3);
   const members = ports.map((p, i) => `n${i + 1}=127.0.0.1:${p}`).join(",");
@@ -85,7 +116,7 @@ async function startRingkv(
     }
     const urls = nodes.map((n) => n.url);
     await waitReady(urls, 60_000);
-    return { urls, stop };
+    return { urls, pids: nodes.map((n) => n.pid), stop };
   } catch (error) {
     await stop();
     throw error;
@@ -110,38 +141,50 @@ async function waitReady(urls: string[], timeoutMs: number): Promise<void> {
 async function runScenarios(
   peer: string,
   base: Pick<LoadOptions, "urls" | "target">,
-  picked: string[],
-  durationS: number,
+  options: { picked: string[]; durationS: number; pids: number[] },
 ): Promise<Row[]> {
   const rows: Row[] = [];
-  for (const key of picked) {
+  for (const key of options.picked) {
     const s = scenarios[key];
+    const load = { ...loadDefaults, ...base, connections: s.connections, progress: null };
+    if (s.preload) await preload({ ...load, connections: 63 });
+    const before = { peer: cpuOf(options.pids), self: cpuOf([Deno.pid]) };
     const report = await runLoad({
-      ...loadDefaults,
-      ...base,
-      connections: s.connections,
+      ...load,
       readRatio: s.readRatio,
-      preload: s.preload,
-      durationS,
-      progress: null,
+      durationS: options.durationS,
     });
+    const after = { peer: cpuOf(options.pids), self: cpuOf([Deno.pid]) };
+    const perKop = (a?: number, b?: number) =>
+      a === undefined || b === undefined || report.ops === 0
+        ? undefined
+        : Math.round((b - a) * 1e6 / report.ops);
     say(`${peer} ${s.name}\n${formatReport(report)}`);
-    rows.push({ peer, scenario: s.name, report });
+    rows.push({
+      peer,
+      scenario: s.name,
+      report,
+      cpuMsPerKop: perKop(before.peer, after.peer),
+      loadCpuMsPerKop: perKop(before.self, after.self),
+    });
   }
   return rows;
 }
 
 function table(rows: Row[]): string {
-  const lines = ["peer      scenario   ops/s    p50 ms   p99 ms   errors"];
+  const lines = [
+    "peer      scenario   ops/s    p50 ms   p99 ms  errors  peer CPU ms/kop  load CPU ms/kop",
+  ];
+  const cpu = (v?: number) => (v === undefined ? "-" : String(v)).padStart(15);
   for (const r of rows) {
     const l = r.report.latency.all;
+    const ops = String(r.report.throughputOpsPerS).padStart(7);
+    const p50 = l.p50Ms.toFixed(2).padStart(7);
+    const p99 = l.p99Ms.toFixed(2).padStart(7);
+    const errors = String(r.report.errors).padStart(6);
     lines.push(
-      `${r.peer.padEnd(9)} ${r.scenario.padEnd(9)} ${
-        String(r.report.throughputOpsPerS).padStart(7)
-      }` +
-        `  ${l.p50Ms.toFixed(2).padStart(7)}  ${
-          l.p99Ms.toFixed(2).padStart(7)
-        }  ${r.report.errors}`,
+      `${r.peer.padEnd(9)} ${r.scenario.padEnd(9)} ${ops}  ${p50}  ${p99}  ${errors}  ` +
+        `${cpu(r.cpuMsPerKop)}  ${cpu(r.loadCpuMsPerKop)}`,
     );
   }
   return lines.join("\n");
@@ -156,6 +199,7 @@ async function main(args: string[]): Promise<number> {
       duration: { type: "string" },
       scenarios: { type: "string" },
       "cpu-prof-dir": { type: "string" },
+      "deno-flag": { type: "string", multiple: true },
       "serve-arg": { type: "string", multiple: true },
     },
   });
@@ -167,14 +211,14 @@ async function main(args: string[]): Promise<number> {
   const peers = values.only === undefined ? ["ringkv", "etcd"] : [values.only];
   const profDir = values["cpu-prof-dir"];
   const denoFlags = profDir === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${profDir}`];
+  denoFlags.push(...values["deno-flag"] ?? []);
   const rows: Row[] = [];
   for (const peer of peers) {
     if (peer === "ringkv") {
       const cluster = await startRingkv({ denoFlags, serveArgs: values["serve-arg"] ?? [] });
       try {
-        rows.push(
-          ...await runScenarios(peer, { urls: cluster.urls, target: "ringkv" }, picked, durationS),
-        );
+        const base = { urls: cluster.urls, target: "ringkv" as const };
+        rows.push(...await runScenarios(peer, base, { picked, durationS, pids: cluster.pids }));
       } finally {
         await cluster.stop();
       }
@@ -182,7 +226,8 @@ async function main(args: string[]): Promise<number> {
       const cluster = await startEtcdCluster();
       try {
         const base = { urls: cluster.clientUrls, target: "etcd" as const };
-        rows.push(...await runScenarios(`etcd`, base, picked, durationS));
+        const pids = cluster.members.map((m) => m.pid);
+        rows.push(...await runScenarios(peer, base, { picked, durationS, pids }));
         say(`etcd version ${cluster.version}`);
       } finally {
         await cluster.stop();

@@ -4,6 +4,7 @@
  * committed entries to the group's store, then serve reads, then advance). Proposals and
  * reads wait here until the state machine has applied what they need.
  */
+import { setImmediate } from "node:timers";
 import type { Logger } from "../log.ts";
 import {
   type ConfChange,
@@ -26,6 +27,7 @@ import {
   encodeCommand,
   type KvCommand,
 } from "./command.ts";
+import { Coalescer } from "./coalescer.ts";
 import { KvServiceError } from "./kv_service.ts";
 import type { GroupSnapshots } from "./group_snapshots.ts";
 import type { RaftLogStore } from "./raft_log_store.ts";
@@ -242,12 +244,14 @@ export class GroupHost {
    * Proposes `command` and resolves to its apply result once applied here. Throws
    * NotLeaderError off the leader, "unavailable" when the leader refuses proposals now (a
    * limit, a transfer); rejects with code "no_leader" when the command certainly was not
-   * applied, "outcome_unknown" when it may have been.
+   * applied, "outcome_unknown" when it may have been. `encoded` is the command's bytes when
+   * the caller has them already (a forwarded write, decoded once to check it).
    */
-  propose(command: KvCommand): Promise<ApplyResult> {
+  propose(command: KvCommand, encoded?: Uint8Array): Promise<ApplyResult> {
     this.#checkOpen();
     this.#checkRoom();
-    const pos = this.#dropGuard(() => this.#node.propose(encodeCommand(command)));
+    const data = encoded ?? encodeCommand(command);
+    const pos = this.#dropGuard(() => this.#node.propose(data));
     const stale = this.#proposals.get(pos.index);
     if (stale !== undefined) {
       // Our older entry at this index was cut from our log, but another replica may still
@@ -310,10 +314,10 @@ export class GroupHost {
 
   /**
    * A linearizable read point: resolves to an index such that a read of the store once it
-   * has applied that index sees every write acknowledged before this call. Throws
-   * NotLeaderError off the leader; rejects with code "no_leader" if leadership is lost or
-   * not confirmed in time. With `options.lease` the read is served from the leader's lease,
-   * without a heartbeat round, when both hold: the core's (a quorum heard in this
+   * has applied that index sees every write acknowledged before this call. Throws (or
+   * rejects with) NotLeaderError off the leader; rejects with code "no_leader" if leadership
+   * is lost or not confirmed in time. With `options.lease` the read is served from the
+   * leader's lease, without a heartbeat round, when both hold: the core's (a quorum heard in this
    * check-quorum window, no leadership transfer) and this host's real-time one (a round
    * confirmed less than leaseMs ago in this term, so a paused or stalled process never
    * trusts an old lease). Otherwise it waits for a round, as without the option.
@@ -321,13 +325,34 @@ export class GroupHost {
   readIndex(options: { lease?: boolean } = {}): Promise<number> {
     this.#checkOpen();
     this.#checkRoom();
+    if (options.lease === true) {
+      const term = this.#node.status().term;
+      const askedMs = performance.now();
+      if (term === this.#leaseTerm && askedMs < this.#leaseUntilMs) {
+        return this.#readIndexNow({ lease: true, term, askedMs });
+      }
+    }
+    // Every other read shares a heartbeat round, one round at a time: those that arrive
+    // while a round runs join the next one (so a read may wait up to two readTimeoutMs).
+    return this.#readRounds.run();
+  }
+
+  /** Reads waiting on heartbeat rounds; see readIndex. */
+  #readRounds = new Coalescer<number>(() => {
+    this.#checkOpen();
+    return this.#readIndexNow({
+      lease: false,
+      term: this.#node.status().term,
+      askedMs: performance.now(),
+    });
+  });
+
+  /** Asks the core for one read index (from its lease with `lease`) and waits for it. */
+  #readIndexNow(read: { lease: boolean; term: number; askedMs: number }): Promise<number> {
+    const { lease, term, askedMs } = read;
     const seq = ++this.#readSeq;
     const ctx = new Uint8Array(8);
     new DataView(ctx.buffer).setFloat64(0, seq);
-    const askedMs = performance.now();
-    const term = this.#node.status().term;
-    const lease = options.lease === true && term === this.#leaseTerm &&
-      askedMs < this.#leaseUntilMs;
     this.#dropGuard(() => this.#node.readIndex(ctx, { lease }));
     const { promise, resolve, reject } = Promise.withResolvers<number>();
     const timer = setTimeout(() => {
@@ -420,7 +445,8 @@ export class GroupHost {
   }
 
   #checkRoom(): void {
-    const waiting = this.#proposals.size + this.#reads.size + this.#appliedWaiters.length;
+    const waiting = this.#proposals.size + this.#reads.size + this.#appliedWaiters.length +
+      this.#readRounds.waiting;
     if (waiting >= (this.#o.waitersMax ?? 16384)) {
       throw new KvServiceError("unavailable", `${waiting} requests already wait on the group`);
     }
@@ -435,8 +461,9 @@ export class GroupHost {
       this.#running = undefined;
       if (this.#again) {
         this.#again = false;
-        // Yield to the event loop before the next run, so I/O and timers keep flowing.
-        setTimeout(() => this.#kick(), 0);
+        // Yield to the event loop before the next run, so I/O and timers keep flowing (an
+        // immediate, not a zero timeout: that one waits a millisecond or more).
+        setImmediate(() => this.#kick());
       }
     });
   }
@@ -458,23 +485,33 @@ export class GroupHost {
 
   async #handleReady(rd: Ready): Promise<void> {
     if (rd.snapshot !== undefined) await this.#installSnapshot(rd.snapshot);
-    // Raft thesis 10.2.1: a leader may send its appends while it writes them to its own disk
-    // (it counts itself before its fsync, but commits are applied only after this persist).
-    // Holding its heartbeats behind a slow fsync starves followers into an election.
+    // Raft thesis 10.2.1: a leader may send its appends while it writes them to its own disk.
+    // Holding its heartbeats behind a slow fsync starves followers into an election. The core
+    // counts the leader's own match before its fsync, and that stays safe because Ready rounds
+    // run one at a time: a follower can acknowledge an entry only after the Ready that
+    // persists it here was handed out, so a commit that counts it shows up (as committed
+    // entries, or as a commit index in messages) only in a later Ready, produced after this
+    // persist finished. #assertDurable checks it for every entry applied.
     const leading = (rd.softState?.role ?? this.#soft.role) === "leader";
     if (leading) this.#sendAll(rd.messages);
     // Committed entries that an earlier Ready persisted are applied while this one syncs.
     const durable = durableCommitted(rd);
     const committed = rd.committedEntries;
+    const early = durable === committed.length ? committed : committed.slice(0, durable);
+    this.#assertDurable(early);
     const [persisted, applied] = await Promise.allSettled([
       this.#o.logStore.persist(rd), // Raft rule: persist before sending what depends on it
-      this.#apply(durable === committed.length ? committed : committed.slice(0, durable)),
+      this.#apply(early),
     ]);
     if (persisted.status === "rejected") throw persisted.reason;
     if (applied.status === "rejected") throw applied.reason;
     if (!leading) this.#sendAll(rd.messages);
     if (rd.softState !== undefined) this.#onSoftState(rd.softState);
-    if (durable < committed.length) await this.#apply(committed.slice(durable));
+    if (durable < committed.length) {
+      const late = committed.slice(durable);
+      this.#assertDurable(late);
+      await this.#apply(late);
+    }
     for (const rs of rd.readStates) {
       const seq = new DataView(rs.requestCtx.buffer, rs.requestCtx.byteOffset, 8).getFloat64(0);
       const waiter = this.#reads.get(seq);
@@ -496,6 +533,22 @@ export class GroupHost {
         term: this.#o.logStore.term(this.#applied),
         conf: status.conf,
       });
+    }
+  }
+
+  /**
+   * Raft rule (durability): an entry is applied (and its write acknowledged) only once this
+   * node's WAL holds it durably. Checks the last of `entries` (they are consecutive).
+   */
+  #assertDurable(entries: Entry[]): void {
+    const last = entries.at(-1);
+    if (last === undefined) return;
+    const log = this.#o.logStore;
+    const held = last.index <= log.lastIndex() && log.term(last.index) === last.term;
+    if (!held) {
+      throw new Error(
+        `invariant: committed entry ${last.index} (term ${last.term}) is not durable in the WAL`,
+      );
     }
   }
 

@@ -168,6 +168,8 @@ export class RaftHost {
         logger: options.logger.child({ component: "transport" }),
         faults: options.faults,
       });
+      // Membership replayed while the transport was starting reached no transport: add it now.
+      for (const [id, addr] of Object.entries(host.peers())) host.#transport.setPeer(id, addr);
     } catch (error) {
       await host.close();
       throw error;
@@ -412,12 +414,20 @@ export class RaftHost {
 
   /** The membership jumped to a received snapshot's: learn the addresses it carries. */
   #onSnapshotInstalled(groupId: number, meta: SnapshotMeta): void {
+    const members = new Set([...meta.conf.voters, ...meta.conf.learners]);
+    if (members.has(this.nodeId)) this.#addedAt = Math.max(this.#addedAt, meta.index);
     for (const [id, addr] of Object.entries(meta.addresses ?? {})) {
-      if (id === this.nodeId) continue;
+      if (id === this.nodeId || !members.has(id)) continue;
       if (this.#addresses.get(id) !== addr) {
         this.#addresses.set(id, addr);
         this.#transport?.setPeer(id, addr);
       }
+    }
+    // Members removed in the entries the snapshot covers: forget them as a removal would.
+    for (const id of [...this.#addresses.keys()]) {
+      if (id === this.nodeId || members.has(id)) continue;
+      this.#addresses.delete(id);
+      this.#transport?.removePeer(id);
     }
     this.#logger.info("membership set by a snapshot", {
       group: groupId,
@@ -514,7 +524,9 @@ export class RaftHost {
       if (request.op === "lease-read") {
         return { ok: true, index: await group.readIndex({ lease: true }) };
       }
-      return { ok: true, result: await group.propose(decodeCommand(request.command)) };
+      // Decoded once to check it at the edge; the log keeps the bytes as they came.
+      const command = decodeCommand(request.command);
+      return { ok: true, result: await group.propose(command, request.command) };
     } catch (error) {
       if (!isNotLeader(error)) throw error;
       return { ok: false, code: "not_leader", message: error.message, leader: error.leader };

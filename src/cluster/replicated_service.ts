@@ -8,7 +8,8 @@
  */
 import type { NodeId } from "../raft/mod.ts";
 import { type ApplyResult, encodeCommand, type KvCommand } from "./command.ts";
-import type { ForwardRequest } from "./forwarding.ts";
+import { Coalescer } from "./coalescer.ts";
+import type { ForwardRequest, ForwardResponse } from "./forwarding.ts";
 import { isNotLeader, notAppliedError, outcomeUnknownError } from "./group_host.ts";
 import { listStore, storeStatus } from "./store_view.ts";
 import {
@@ -185,8 +186,7 @@ export class ReplicatedKvService implements KvService {
           throw error;
         }
       } else {
-        const request: ForwardRequest = { op, group: group.groupId };
-        const resp = await this.#host.forward(leader, request, this.#host.timing.readTimeoutMs);
+        const resp = await this.#forwardRead(leader, op);
         if (resp === undefined) {
           throw notAppliedError(`no read index from the leader ${leader} in time`);
         }
@@ -205,6 +205,28 @@ export class ReplicatedKvService implements KvService {
       return;
     }
     throw notAppliedError("the leader kept changing; retry the read");
+  }
+
+  /** Forwarded read points: one ask in flight per leader and op, shared by the reads waiting. */
+  #readForwards = new Map<string, Coalescer<ForwardResponse | undefined>>();
+
+  /** Asks `leader` for a read point taken after this call (shared; see Coalescer). */
+  #forwardRead(
+    leader: NodeId,
+    op: "read-index" | "lease-read",
+  ): Promise<ForwardResponse | undefined> {
+    const key = `${op} ${leader}`;
+    let asks = this.#readForwards.get(key);
+    if (asks === undefined) {
+      // A few leaders over a node's life; the running asks keep their waiters when dropped.
+      if (this.#readForwards.size >= 64) this.#readForwards.clear();
+      const request: ForwardRequest = { op, group: this.#group().groupId };
+      asks = new Coalescer(() =>
+        this.#host.forward(leader, request, this.#host.timing.readTimeoutMs)
+      );
+      this.#readForwards.set(key, asks);
+    }
+    return asks.run();
   }
 
   /** Waits about one heartbeat, so a changing leadership can settle before the next hop. */

@@ -583,7 +583,7 @@ export class SegmentStore implements Store, MergeHost {
       // Writes take effect in queue order or not at all: once a group failed, the writes
       // queued behind it fail too, so no later write is applied after an earlier one failed
       // (a replica applying its log in order must never leave a gap).
-      if (failure !== undefined) for (const p of this.#queue.splice(0)) p.reject(failure);
+      if (failure !== undefined) { for (const p of this.#queue.splice(0)) p.reject(failure); }
     }
   }
 

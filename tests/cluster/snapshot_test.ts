@@ -114,3 +114,49 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "a node joining after the log was compacted starts from a snapshot and restarts from it",
+  sanitizeResources: false,
+  async fn() {
+    const cluster = await startCluster(3, { extraArgs: snapshotArgs });
+    try {
+      const leader = await cluster.waitForLeader();
+      await writeKeys(leader.proc!.url, "k", 200);
+      await waitUntil(
+        () =>
+          logged(cluster, leader.id, "snapshot taken").some((l) =>
+            Number(l.log_compacted_to) > 100
+          ),
+        "the leader compacting away the bootstrap entries",
+        30_000,
+      );
+      // "j4" sorts first, so it dials the others: it needs their addresses, which only the
+      // snapshot carries now that the entries adding them are compacted.
+      const j4 = await cluster.join("j4", leader.proc!.url);
+      await waitUntil(
+        () => logged(cluster, "j4", "snapshot installed").length > 0,
+        "the joining node installing a snapshot",
+        60_000,
+      );
+      await waitUntil(
+        () => j4.proc!.logs.some((l) => l.includes('"promoted to voter"')),
+        "the joining node being promoted",
+        60_000,
+      );
+      await assertKeys(j4.proc!.url, "k", 200);
+      await cluster.kill("j4");
+      await cluster.start("j4");
+      await writeKeys(leader.proc!.url, "more", 20);
+      await assertKeys(j4.proc!.url, "more", 20);
+    } catch (error) {
+      for (const n of cluster.nodes) {
+        const lines = n.proc?.logs.filter((l) => !/dial failed|snapshot taken/.test(l)) ?? [];
+        console.error(`--- ${n.id}\n${lines.slice(-15).join("\n")}`);
+      }
+      throw error;
+    } finally {
+      await cluster.close();
+    }
+  },
+});

@@ -19,6 +19,7 @@ import {
   type Ready,
   restartRaftNode,
 } from "../../src/raft/mod.ts";
+import { durableCommitted } from "../../src/cluster/group_host.ts";
 import { decodeCommand, encodeCommand, KvStateMachine } from "./kv_state_machine.ts";
 import type { KvOutput } from "./linearizability.ts";
 import type { SafetyMonitor } from "./invariants.ts";
@@ -55,6 +56,12 @@ export interface NodeEnv {
   onConfApplied(node: SimNode, conf: ConfState, index: number): void;
   /** Test-only: send messages before persisting what they depend on (planted bug). */
   sendBeforePersist: boolean;
+  /**
+   * Handle each Ready in the order of the production group host (src/cluster/group_host.ts):
+   * a leader sends its messages while it persists, and committed entries an earlier Ready
+   * persisted are applied (and answered) while this Ready persists.
+   */
+  groupHostOrder: boolean;
   /** Take a snapshot every this many applied entries. */
   snapshotEveryEntries: number;
   /** Entries kept behind a snapshot for slow followers. */
@@ -174,11 +181,24 @@ export class SimNode {
       });
       this.#env.onLeader(this);
     }
-    if (this.#env.sendBeforePersist) { for (const m of rd.messages) this.#env.send(m); }
+    const leading = (rd.softState?.role ?? raft.status().role) === "leader";
+    const sendEarly = this.#env.sendBeforePersist || (this.#env.groupHostOrder && leading);
+    if (sendEarly) { for (const m of rd.messages) this.#env.send(m); }
+    const applied = this.#applyEarly(rd);
     this.#env.persistLater(this, () => {
       if (this.incarnation !== life) return;
-      this.#afterPersist(raft, rd);
+      this.#afterPersist(raft, rd, { sent: sendEarly, applied });
     });
+  }
+
+  /** With groupHostOrder: applies the committed entries durable already; returns how many. */
+  #applyEarly(rd: Ready): number {
+    if (!this.#env.groupHostOrder) return 0;
+    const n = durableCommitted(rd);
+    const early = rd.committedEntries.slice(0, n);
+    for (const e of early) this.#apply(e);
+    if (early.length > 0) this.#env.onCommitted(this, early);
+    return n;
   }
 
   #handle(raft: RaftNode, input: Input): void {
@@ -224,7 +244,7 @@ export class SimNode {
     }
   }
 
-  #afterPersist(raft: RaftNode, rd: Ready): void {
+  #afterPersist(raft: RaftNode, rd: Ready, done: { sent: boolean; applied: number }): void {
     // 1. Persist: snapshot, then entries, then hard state.
     if (rd.snapshot) {
       this.storage.applySnapshot(rd.snapshot);
@@ -235,10 +255,11 @@ export class SimNode {
     this.storage.append(rd.entries);
     if (rd.hardState) this.storage.setHardState(rd.hardState);
     // 2. Send, now that what the messages promise is durable.
-    if (!this.#env.sendBeforePersist) { for (const m of rd.messages) this.#env.send(m); }
-    // 3. Apply committed entries.
-    for (const e of rd.committedEntries) this.#apply(e);
-    if (rd.committedEntries.length > 0) this.#env.onCommitted(this, rd.committedEntries);
+    if (!done.sent) { for (const m of rd.messages) this.#env.send(m); }
+    // 3. Apply committed entries (those not applied while persisting).
+    const rest = done.applied === 0 ? rd.committedEntries : rd.committedEntries.slice(done.applied);
+    for (const e of rest) this.#apply(e);
+    if (rest.length > 0) this.#env.onCommitted(this, rest);
     // 4. Serve reads whose index is applied.
     for (const rs of rd.readStates) {
       const ctx = decoder.decode(rs.requestCtx);

@@ -28,6 +28,8 @@ export interface SimOptions {
   knobs?: Partial<RaftKnobs>;
   /** Planted host bug: send messages before persisting what they depend on. */
   sendBeforePersist?: boolean;
+  /** Handle Readys in the production group host's order (see NodeEnv.groupHostOrder). */
+  groupHostOrder?: boolean;
   /** Calls `log` with every trace line as it happens. */
   verbose?: boolean;
   /** Where verbose lines go. Default: nowhere. */
@@ -292,6 +294,7 @@ class World {
       onCommandApplied: (opId) => this.appliedOps.add(opId),
       onConfApplied: (node, conf, index) => this.onConfApplied(node, conf, index),
       sendBeforePersist: this.opts.sendBeforePersist ?? false,
+      groupHostOrder: this.opts.groupHostOrder ?? false,
       snapshotEveryEntries: this.snapshotEveryEntries,
       snapshotKeepEntries: this.snapshotKeepEntries,
     };
