@@ -158,6 +158,11 @@ export class Raft {
   pendingConfIndex = 0;
   uncommittedBytes = 0;
   electionElapsed = 0;
+  /**
+   * Ticks during which this node, just restarted, still refuses votes as if it heard a
+   * leader: it forgot whether it did, and granting at once could end a leader's lease early.
+   */
+  restartQuietTicks = 0;
   heartbeatElapsed = 0;
   randomizedElectionTimeout = 0;
   /** Leader: entries or commit need sending at the next flush. */
@@ -319,6 +324,7 @@ export class Raft {
   // ---- elections ----
 
   tick(): void {
+    if (this.restartQuietTicks > 0) this.restartQuietTicks--;
     if (this.role === "leader") this.tickHeartbeat();
     else this.tickElection();
   }
@@ -422,8 +428,9 @@ export class Raft {
   /** Handles a message from a higher term; returns false if it must be ignored. */
   stepHigherTerm(m: Message): boolean {
     if (m.type === "vote" || m.type === "pre-vote") {
-      const inLease = this.cfg.checkQuorum && this.leader !== null &&
-        this.electionElapsed < this.cfg.electionTicks;
+      const inLease = this.cfg.checkQuorum &&
+        ((this.leader !== null && this.electionElapsed < this.cfg.electionTicks) ||
+          this.restartQuietTicks > 0);
       // Raft rule (check quorum / leader stickiness): ignore elections while a leader is heard.
       if (inLease && !m.transfer) return false;
       // Pre-vote: a pre-vote request never changes our term.

@@ -260,6 +260,9 @@ export function restartRaftNode(config: RaftConfig, storage: LogStorage): RaftNo
     );
   }
   const raft = new Raft(config, storage);
+  // Raft rule (check quorum / lease reads): a restarted node may have heard a leader just
+  // before it stopped; it waits one election timeout before granting a vote.
+  raft.restartQuietTicks = raft.cfg.electionTicks;
   const snapIndex = storage.firstIndex() - 1;
   raft.setConf(confState, snapIndex);
   invariant(hardState.commit <= storage.lastIndex(), "persisted commit past the persisted log");

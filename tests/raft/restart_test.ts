@@ -55,3 +55,32 @@ Deno.test("a founding member that crashed before its first write boots again wit
   assert.deepEqual(m.applied, ["a", "b"]);
   assert.deepEqual(m.node.status().conf.voters, ids);
 });
+
+Deno.test("a restarted voter refuses votes for one election timeout, then grants them", () => {
+  // n1 leads and holds a lease; n2 restarts (forgetting it heard n1) while n3 campaigns. A
+  // restarted n2 granting at once would let n3 win while n1 still serves lease reads.
+  const electionTicks = 10;
+  const net = new Network(ids, { config: { checkQuorum: true, electionTicks, heartbeatTicks: 1 } });
+  net.campaign("n1");
+  net.propose("n1", "a");
+  net.crash("n2");
+  net.restart("n2");
+  const n2 = net.get("n2").node;
+  const voteFrom = (term: number) => ({
+    type: "vote" as const,
+    from: "n3",
+    to: "n2",
+    term,
+    lastLogIndex: 100,
+    lastLogTerm: 100,
+    transfer: false,
+  });
+  const term = n2.status().term;
+  n2.step(voteFrom(term + 1));
+  assert.equal(n2.status().term, term, "a vote request in the quiet period is ignored");
+  assert.equal(n2.status().vote, net.get("n2").storage.hardState().vote);
+  for (let i = 0; i < electionTicks; i++) n2.tick();
+  n2.step(voteFrom(term + 1));
+  assert.equal(n2.status().term, term + 1);
+  assert.equal(n2.status().vote, "n3");
+});
