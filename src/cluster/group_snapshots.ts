@@ -239,8 +239,13 @@ export class GroupSnapshots {
     }
     if (this.#fetching !== undefined || this.#closed) return false;
     this.#fetching = index;
-    this.#fetch(d, index).then(() => {
+    this.#fetch(d, index).then(async () => {
+      const older = this.#received;
       this.#received = index;
+      // A reception the leader stopped offering (it moved on to a newer snapshot) is dropped.
+      if (older !== undefined && older !== index) {
+        await Deno.remove(this.#o.dirs.received(older), { recursive: true }).catch(() => {});
+      }
       onFetched();
     }, (err) => {
       this.#o.logger.warn("snapshot transfer failed; it starts over on the next offer", {
