@@ -8,6 +8,7 @@ import type { MeteredGroup, RaftMetricsSource } from "../../src/cluster/raft_met
 import type { SnapshotObserver } from "../../src/cluster/group_snapshots.ts";
 import { KeyedHistogram } from "../../src/metric_series.ts";
 import type { PeerStats } from "../../src/transport/mod.ts";
+import { emptyPeerStats } from "../../src/transport/peer_stats.ts";
 import { waitUntil } from "../server/server_process.ts";
 import { parseSamples, type Sample, samplesOf, sumOf } from "../metrics_text.ts";
 import { putKey, startCluster } from "./cluster_process.ts";
@@ -41,23 +42,7 @@ function fakeGroup(groupId: number, fields: Partial<FakeGroup> = {}): FakeGroup 
 }
 
 function peerStats(fields: Partial<PeerStats>): PeerStats {
-  return {
-    bytesIn: 0,
-    bytesOut: 0,
-    framesIn: 0,
-    framesOut: 0,
-    messagesIn: 0,
-    messagesOut: 0,
-    queueDrops: 0,
-    faultDrops: 0,
-    unsendableDrops: 0,
-    writeDrops: 0,
-    connects: 0,
-    reconnects: 0,
-    connected: false,
-    queued: 0,
-    ...fields,
-  };
+  return { ...emptyPeerStats(), ...fields };
 }
 
 async function scrape(metrics: Metrics): Promise<Sample[]> {
