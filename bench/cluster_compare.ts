@@ -15,7 +15,6 @@
  * passes F to every node's `deno run` (e.g. --deno-flag=--v8-flags=--perf-basic-prof).
  */
 import { parseArgs } from "node:util";
-import { type ChildServer, freePorts, mainPath, spawnServer } from "./child_server.ts";
 import { startEtcdCluster } from "./etcd_cluster.ts";
 import {
   formatReport,
@@ -26,6 +25,7 @@ import {
   preload,
   runLoad,
 } from "./load.ts";
+import { startRingkvCluster } from "./ringkv_cluster.ts";
 
 interface Scenario {
   name: string;
@@ -77,65 +77,6 @@ const encoder = new TextEncoder();
 
 function say(text: string): void {
   Deno.stderr.writeSync(encoder.encode(text + "\n"));
-}
-
-/** Starts 3 ringkv nodes as `deno task cluster` does, on free ports; resolves once all serve. */
-async function startRingkv(
-  options: { denoFlags: string[]; serveArgs: string[] },
-): Promise<{ urls: string[]; pids: number[]; stop: () => Promise<void> }> {
-  const root = await Deno.makeTempDir({ prefix: "ringkv-compare-" });
-  const ports = freePorts(3);
-  const members = ports.map((p, i) => `n${i + 1}=127.0.0.1:${p}`).join(",");
-  const secret = crypto.randomUUID() + crypto.randomUUID();
-  const nodes: ChildServer[] = [];
-  const stop = async () => {
-    await Promise.all(nodes.map((n) => n.stop({ killAfterMs: 20_000 })));
-    await Deno.remove(root, { recursive: true });
-  };
-  try {
-    for (let i = 0; i < 3; i++) {
-      const id = `n${i + 1}`;
-      const node = await spawnServer([
-        ...options.denoFlags,
-        mainPath,
-        "serve",
-        "--id",
-        id,
-        "--http",
-        "127.0.0.1:0",
-        "--peer",
-        `127.0.0.1:${ports[i]}`,
-        "--cluster",
-        members,
-        "--data-dir",
-        `${root}/${id}`,
-        ...options.serveArgs,
-      ], { env: { RINGKV_CLUSTER_SECRET: secret }, startTimeoutMs: 60_000 });
-      nodes.push(node);
-      say(`ringkv ${id}: ${node.url} (pid ${node.pid})`);
-    }
-    const urls = nodes.map((n) => n.url);
-    await waitReady(urls, 60_000);
-    return { urls, pids: nodes.map((n) => n.pid), stop };
-  } catch (error) {
-    await stop();
-    throw error;
-  }
-}
-
-async function waitReady(urls: string[], timeoutMs: number): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  for (const url of urls) {
-    for (;;) {
-      const ok = await fetch(`${url}/ready`).then(async (r) => {
-        await r.body?.cancel();
-        return r.ok;
-      }, () => false);
-      if (ok) break;
-      if (performance.now() > deadline) throw new Error(`${url} not ready in ${timeoutMs} ms`);
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  }
 }
 
 async function runScenarios(
@@ -215,10 +156,15 @@ async function main(args: string[]): Promise<number> {
   const rows: Row[] = [];
   for (const peer of peers) {
     if (peer === "ringkv") {
-      const cluster = await startRingkv({ denoFlags, serveArgs: values["serve-arg"] ?? [] });
+      const cluster = await startRingkvCluster({
+        denoFlags,
+        serveArgs: values["serve-arg"] ?? [],
+        tempPrefix: "ringkv-compare-",
+      });
       try {
         const base = { urls: cluster.urls, target: "ringkv" as const };
-        rows.push(...await runScenarios(peer, base, { picked, durationS, pids: cluster.pids }));
+        const pids = cluster.pids();
+        rows.push(...await runScenarios(peer, base, { picked, durationS, pids }));
       } finally {
         await cluster.stop();
       }

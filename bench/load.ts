@@ -1,8 +1,9 @@
 /**
  * The ringkv HTTP load generator (`deno task load`): many concurrent connections issue GETs
  * and PUTs for a while or a number of ops, and report throughput, HDR latency percentiles,
- * errors by kind and a per-second timeline. `--target etcd` speaks etcd's v3 JSON gateway so
- * peers are measured by the same client. Import {@link runLoad} to drive it from code.
+ * errors by kind and a timeline (an entry per second, or per `--timeline-ms`). `--target etcd`
+ * speaks etcd's v3 JSON gateway so peers are measured by the same client. Import
+ * {@link runLoad} to drive it from code.
  */
 import { parseArgs } from "node:util";
 import * as hdr from "hdr-histogram-js";
@@ -14,7 +15,10 @@ export type LoadTarget = "ringkv" | "etcd";
 
 /** Everything a load run needs; see {@link loadDefaults} for the defaults. */
 export interface LoadOptions {
-  /** Node base URLs; connection i starts on urls[i % n] and moves on after a failure. */
+  /**
+   * Node base URLs; connection i starts on urls[i % n] and moves to the next URL after a
+   * connection error or a timeout (the failed request counts as an error, and is not retried).
+   */
   urls: string[];
   target: LoadTarget;
   /** Concurrent requests in flight (each a worker with its own keep-alive connection). */
@@ -40,8 +44,13 @@ export interface LoadOptions {
   keyPrefix: string;
   /** Bearer token (ringkv). */
   token?: string;
-  /** Receives the progress line printed each second; null = silent. */
+  /** Receives the progress line printed per timeline entry; null = silent. */
   progress: ((line: string) => void) | null;
+  /**
+   * Width of a timeline entry in ms. Unset: one second, and entries as they always were; set
+   * (even to 1000): entries also carry `startMs` and `errorsByKind`.
+   */
+  timelineMs?: number;
 }
 
 /** Defaults of every option but urls. */
@@ -71,6 +80,8 @@ export const loadLimits = {
   keysMax: 10_000_000,
   valueBytesMax: 64 * 1024 * 1024,
   timeoutMsMax: 600_000,
+  timelineMsMin: 10,
+  timelineMsMax: 60_000,
 };
 
 /** Latency percentiles in milliseconds. */
@@ -84,15 +95,22 @@ export interface LatencySummary {
   meanMs: number;
 }
 
-/** One second of the run, by completion time. */
+/**
+ * One entry of the run's timeline: the requests that completed within it (one second, or
+ * `timelineMs`), whenever they were sent.
+ */
 export interface TimelineEntry {
-  /** Seconds since the start of the measured run. */
+  /** Start of the entry, in seconds since the start of the measured run. */
   second: number;
   ops: number;
   errors: number;
   /** Successful ops per second over this entry's span (the last one may be partial). */
   throughputOpsPerS: number;
   p99Ms: number;
+  /** Start of the entry in ms since the start of the run (only with `timelineMs`). */
+  startMs?: number;
+  /** This entry's errors by kind (only with `timelineMs`). */
+  errorsByKind?: Record<string, number>;
 }
 
 /** Everything a run measured. */
@@ -176,6 +194,13 @@ export function validateLoadOptions(options: LoadOptions): void {
     within(options.timeoutMs, 1, loadLimits.timeoutMsMax),
     `--timeout-ms must be 1..${loadLimits.timeoutMsMax}`,
   );
+  if (options.timelineMs !== undefined) {
+    const { timelineMsMin: min, timelineMsMax: max } = loadLimits;
+    check(
+      Number.isInteger(options.timelineMs) && within(options.timelineMs, min, max),
+      `--timeline-ms must be a whole number of ms within ${min}..${max}`,
+    );
+  }
   check(options.target === "ringkv" || options.target === "etcd", "--target is ringkv or etcd");
   check(
     options.httpClient === "raw" || options.httpClient === "fetch",
@@ -315,7 +340,7 @@ function openTransport(options: LoadOptions): Transport {
   return rawTransport(options, lines);
 }
 
-/** Accumulates results and cuts them into one-second timeline entries by completion time. */
+/** Accumulates results and cuts them into timeline entries by completion time. */
 class Recorder {
   readonly all = newHistogram();
   readonly read = newHistogram();
@@ -327,70 +352,91 @@ class Recorder {
   writes = 0;
   notFound = 0;
   errors = 0;
-  #second = 0;
-  #secondOps = 0;
-  #secondErrors = 0;
-  #secondHistogram = newHistogram();
+  readonly #entryMs: number;
+  readonly #detailed: boolean;
+  #entry = 0;
+  #entryOps = 0;
+  #entryErrors = 0;
+  #entryErrorsByKind: Record<string, number> = {};
+  #entryHistogram = newHistogram();
 
-  constructor(readonly startMs: number, readonly progress: LoadOptions["progress"]) {}
+  constructor(
+    readonly startMs: number,
+    readonly options: Pick<LoadOptions, "progress" | "timelineMs">,
+  ) {
+    this.#entryMs = options.timelineMs ?? 1000;
+    this.#detailed = options.timelineMs !== undefined;
+  }
 
   record(isRead: boolean, outcome: Outcome, latencyUs: number, nowMs: number): void {
     this.advanceTo(nowMs);
     this.ops++;
-    this.#secondOps++;
+    this.#entryOps++;
     if (isRead) this.reads++;
     else this.writes++;
     if (outcome !== "ok" && outcome !== "not_found") {
       this.errors++;
-      this.#secondErrors++;
+      this.#entryErrors++;
       this.errorsByKind[outcome] = (this.errorsByKind[outcome] ?? 0) + 1;
+      if (this.#detailed) {
+        this.#entryErrorsByKind[outcome] = (this.#entryErrorsByKind[outcome] ?? 0) + 1;
+      }
       return;
     }
     if (outcome === "not_found") this.notFound++;
     const us = Math.max(1, Math.round(latencyUs));
     this.all.recordValue(us);
     (isRead ? this.read : this.write).recordValue(us);
-    this.#secondHistogram.recordValue(us);
+    this.#entryHistogram.recordValue(us);
   }
 
-  /** Closes every whole second before `nowMs` (also when nothing completes in it). */
+  /** Closes every whole entry before `nowMs` (also when nothing completes in it). */
   advanceTo(nowMs: number): void {
-    const second = Math.floor((nowMs - this.startMs) / 1000);
-    while (this.#second < second) this.#closeSecond(1);
+    const entry = Math.floor((nowMs - this.startMs) / this.#entryMs);
+    while (this.#entry < entry) this.#closeEntry(this.#entryMs / 1000);
   }
 
-  /** Closes the last, partial second. */
+  /** Closes the last, partial entry. */
   finish(nowMs: number): void {
     this.advanceTo(nowMs);
-    const spanS = (nowMs - this.startMs) / 1000 - this.#second;
-    if (this.#secondOps > 0 || spanS > 0.05) this.#closeSecond(Math.max(spanS, 0.001));
+    const widthS = this.#entryMs / 1000;
+    const spanS = (nowMs - this.startMs) / 1000 - this.#entry * widthS;
+    if (this.#entryOps > 0 || spanS > 0.05 * widthS) this.#closeEntry(Math.max(spanS, 0.001));
   }
 
-  #closeSecond(spanS: number): void {
-    const ok = this.#secondOps - this.#secondErrors;
+  #closeEntry(spanS: number): void {
+    const ok = this.#entryOps - this.#entryErrors;
+    const startMs = this.#entry * this.#entryMs;
     const entry: TimelineEntry = {
-      second: this.#second,
-      ops: this.#secondOps,
-      errors: this.#secondErrors,
+      second: startMs / 1000,
+      ops: this.#entryOps,
+      errors: this.#entryErrors,
       throughputOpsPerS: Math.round(ok / spanS),
-      p99Ms: this.#secondHistogram.totalCount
+      p99Ms: this.#entryHistogram.totalCount
         ? Math.min(
-          this.#secondHistogram.getValueAtPercentile(99),
-          this.#secondHistogram.maxValue,
+          this.#entryHistogram.getValueAtPercentile(99),
+          this.#entryHistogram.maxValue,
         ) / 1000
         : 0,
     };
+    if (this.#detailed) {
+      entry.startMs = startMs;
+      entry.errorsByKind = this.#entryErrorsByKind;
+      this.#entryErrorsByKind = {};
+    }
     this.timeline.push(entry);
-    this.progress?.(
-      `[${String(entry.second + 1).padStart(4)}s] ${
-        String(entry.throughputOpsPerS).padStart(7)
-      } ops/s` +
+    // The label is the entry's end: whole seconds as before, else seconds with decimals.
+    const label = this.#detailed
+      ? `${String((startMs + this.#entryMs) / 1000).padStart(7)}s`
+      : `${String(this.#entry + 1).padStart(4)}s`;
+    this.options.progress?.(
+      `[${label}] ${String(entry.throughputOpsPerS).padStart(7)} ops/s` +
         `  p99 ${entry.p99Ms.toFixed(2)} ms  errors ${entry.errors}  total ${this.ops}`,
     );
-    this.#second++;
-    this.#secondOps = 0;
-    this.#secondErrors = 0;
-    this.#secondHistogram.reset();
+    this.#entry++;
+    this.#entryOps = 0;
+    this.#entryErrors = 0;
+    this.#entryHistogram.reset();
   }
 }
 
@@ -451,8 +497,11 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
     const startedAt = new Date().toISOString();
     const startMs = performance.now();
     const endMs = startMs + options.durationS * 1000;
-    const recorder = new Recorder(startMs, options.progress);
-    const ticker = setInterval(() => recorder.advanceTo(performance.now()), 1000);
+    const recorder = new Recorder(startMs, options);
+    const ticker = setInterval(
+      () => recorder.advanceTo(performance.now()),
+      options.timelineMs ?? 1000,
+    );
     const workerUrl = Array.from(
       { length: options.connections },
       (_, i) => i % options.urls.length,
@@ -558,7 +607,9 @@ const usage = `usage: deno task load [flags]
   --seed N                seed of key and op choices (default 1)
   --token TOKEN           bearer token (env RINGKV_TOKEN)
   --json FILE             also write the full report, with the timeline, as JSON
-  --quiet                 no progress line each second
+  --timeline-ms MS        timeline entry width, 10..60000 (default 1000); when given, entries
+                          also carry startMs and errorsByKind in the JSON report
+  --quiet                 no progress lines
 `;
 
 /** Parses `deno task load` flags into options (plus the JSON output path). */
@@ -585,6 +636,7 @@ export function parseLoadArgs(
       seed: { type: "string" },
       token: { type: "string" },
       json: { type: "string" },
+      "timeline-ms": { type: "string" },
       quiet: { type: "boolean" },
       help: { type: "boolean", short: "h" },
     },
@@ -626,6 +678,7 @@ export function parseLoadArgs(
     token: values.token ?? Deno.env.get("RINGKV_TOKEN"),
     progress: values.quiet ? null : loadDefaults.progress,
   };
+  if (values["timeline-ms"] !== undefined) options.timelineMs = num("timeline-ms", 1000);
   return { options, jsonPath: values.json, help: values.help === true };
 }
 

@@ -39,7 +39,9 @@ export interface Config {
   logLevel: LogLevel;
   /** Record and export Prometheus metrics (/metrics). */
   metrics: boolean;
-  /** Replicated mode: set when --cluster or --join is given; absent = a standalone node. */
+  /** Raft timing and snapshots: a standalone node is a cluster of one and uses them too. */
+  raft: RaftConfig;
+  /** Set when --cluster or --join is given; absent = a standalone node (a cluster of one). */
   cluster?: ClusterConfig;
   /** Tests only: fault injection and its /admin/faults route (--enable-fault-injection). */
   faultInjection: boolean;
@@ -59,6 +61,10 @@ export interface ClusterConfig {
   peerPort: number;
   /** File holding the cluster secret; without it RINGKV_CLUSTER_SECRET is read. */
   secretFile?: string;
+}
+
+/** Raft settings (--raft-*, --snapshot-entries). */
+export interface RaftConfig {
   tickMs: number;
   electionTicks: number;
   heartbeatTicks: number;
@@ -515,9 +521,18 @@ function buildConfig(raw: Map<string, { value: RawValue; source: string }>): Con
     logLevel: choice<LogLevel>("log-level"),
     metrics: choice<"on" | "off">("metrics") === "on",
     faultInjection: onOff("enable-fault-injection"),
+    raft: buildRaftConfig(num),
   };
-  const cluster = buildClusterConfig({ id, raw, str, num });
-  if (cluster !== undefined) config.cluster = cluster;
+  const cluster = buildClusterConfig({ id, raw, str });
+  if (cluster !== undefined) {
+    if (config.sync !== "always") {
+      throw new ConfigError(
+        `--sync ${config.sync}: a cluster member acknowledges a write only once it is synced ` +
+          `on a quorum; --sync interval and none are for a standalone node`,
+      );
+    }
+    config.cluster = cluster;
+  }
   return config;
 }
 
@@ -546,9 +561,8 @@ function buildClusterConfig(parts: {
   id: string;
   raw: Map<string, { value: RawValue; source: string }>;
   str: (name: string) => string | undefined;
-  num: (name: string) => number;
 }): ClusterConfig | undefined {
-  const { id, raw, str, num } = parts;
+  const { id, raw, str } = parts;
   const clusterRaw = raw.get("cluster");
   const joinRaw = raw.get("join");
   if (clusterRaw === undefined && joinRaw === undefined) {
@@ -563,17 +577,22 @@ function buildClusterConfig(parts: {
     joinRaw,
     peerRaw: raw.get("peer"),
   });
-  const electionTicks = num("raft-election-ticks");
-  const heartbeatTicks = num("raft-heartbeat-ticks");
-  if (heartbeatTicks >= electionTicks) {
-    throw new ConfigError("--raft-heartbeat-ticks must be less than --raft-election-ticks");
-  }
   return {
     members,
     ...(join === undefined ? {} : { join }),
     peerHost: peer.host,
     peerPort: peer.port,
     secretFile: str("secret-file"),
+  };
+}
+
+function buildRaftConfig(num: (name: string) => number): RaftConfig {
+  const electionTicks = num("raft-election-ticks");
+  const heartbeatTicks = num("raft-heartbeat-ticks");
+  if (heartbeatTicks >= electionTicks) {
+    throw new ConfigError("--raft-heartbeat-ticks must be less than --raft-election-ticks");
+  }
+  return {
     tickMs: num("raft-tick-ms"),
     electionTicks,
     heartbeatTicks,
@@ -694,12 +713,14 @@ export function configSummary(config: Config): Record<string, unknown> {
         members: config.cluster.members,
         join: config.cluster.join ?? null,
         peer: `${config.cluster.peerHost}:${config.cluster.peerPort}`,
-        tick_ms: config.cluster.tickMs,
-        election_ticks: config.cluster.electionTicks,
-        heartbeat_ticks: config.cluster.heartbeatTicks,
-        proposal_timeout_ms: config.cluster.proposalTimeoutMs,
-        snapshot_entries: config.cluster.snapshotEntries,
       },
     }),
+    raft: {
+      tick_ms: config.raft.tickMs,
+      election_ticks: config.raft.electionTicks,
+      heartbeat_ticks: config.raft.heartbeatTicks,
+      proposal_timeout_ms: config.raft.proposalTimeoutMs,
+      snapshot_entries: config.raft.snapshotEntries,
+    },
   };
 }

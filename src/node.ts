@@ -3,12 +3,11 @@
  * gracefully. `serveCommand` is `main.ts serve`; `startNode` is the same for tests and benches.
  */
 import { type ApiHandler, createApiHandler } from "./api/mod.ts";
-import { type KvService, LocalKvService, ReplicatedKvService } from "./cluster/mod.ts";
+import type { KvService, ReplicatedKvService } from "./cluster/mod.ts";
 import { openReplicatedService, readClusterSecret } from "./cluster/replicated_node.ts";
 import { type Config, ConfigError, configSummary, helpText, parseConfig } from "./config.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { Metrics } from "./metrics.ts";
-import { open } from "./storage/mod.ts";
 import { FaultInjector } from "./transport/mod.ts";
 
 /** A running node. */
@@ -46,7 +45,10 @@ async function readTls(config: Config): Promise<{ cert: string; key: string } | 
   return { cert, key };
 }
 
-/** Opens the store of `config` and wraps it in the single-node service (or the replicated one). */
+/**
+ * Starts the node's Raft host and its KvService: a standalone node is a cluster of one (the
+ * same code path as a member of a larger cluster).
+ */
 async function openService(
   config: Config,
   options: {
@@ -55,35 +57,16 @@ async function openService(
     onFatal?: (error: unknown) => void;
     faults?: FaultInjector;
   },
-): Promise<KvService> {
-  const faults = options.faults;
-  if (config.cluster !== undefined) {
-    const raftMetrics = options.metrics?.raft();
-    const service = await openReplicatedService(config, {
-      secret: await readClusterSecret(config.cluster),
-      logger: options.logger,
-      onFatal: options.onFatal ?? (() => {}),
-      faults,
-      observer: raftMetrics,
-    });
-    raftMetrics?.setSource(service.host);
-    options.metrics?.setStatusSource(() => service.status());
-    return service;
-  }
-  const store = await open(config.dataDir, {
-    segmentBytesMax: config.segmentBytesMax,
-    keyBytesMax: config.keyBytesMax,
-    valueBytesMax: config.valueBytesMax,
-    batchOpsMax: config.batchOpsMax,
-    cacheBytesMax: config.cacheBytesMax,
-    sync: config.sync,
-    syncIntervalMs: config.syncIntervalMs,
-    diskBytesMax: config.diskBytesMax,
-    logger: options.logger.child({ component: "storage" }),
-    observer: options.metrics?.storeObserver(),
-    beforeSync: faults === undefined ? undefined : () => faults.beforeSync(),
+): Promise<ReplicatedKvService> {
+  const raftMetrics = options.metrics?.raft();
+  const service = await openReplicatedService(config, {
+    secret: config.cluster === undefined ? undefined : await readClusterSecret(config.cluster),
+    logger: options.logger,
+    onFatal: options.onFatal ?? (() => {}),
+    faults: options.faults,
+    observer: raftMetrics,
   });
-  const service = new LocalKvService(store);
+  raftMetrics?.setSource(service.host);
   options.metrics?.setStatusSource(() => service.status());
   return service;
 }
@@ -120,7 +103,7 @@ export async function startNode(
     nodeId: config.id,
     configSummary: configSummary(config),
     faults,
-    cluster: service instanceof ReplicatedKvService ? service.membership : undefined,
+    cluster: service.membership,
   });
   let server: Deno.HttpServer<Deno.NetAddr>;
   try {

@@ -14,6 +14,7 @@ import {
   type NodeId,
   NotLeaderError,
   ProposalDroppedError,
+  type ProposalPosition,
   type RaftNode,
   type Ready,
   type Snapshot,
@@ -67,15 +68,23 @@ export interface GroupHostOptions {
   reopenStore?: () => Promise<Store>;
   /** Told of each proposal made here once applied here (commit latency), for metrics. */
   observer?: Pick<GroupObserver, "committed">;
+  /**
+   * Writes are refused with "quota_exceeded" when the store's files would pass this many
+   * bytes. Checked when proposing (on the leader), never when applying: every replica must
+   * apply every committed entry. Default 0: no quota.
+   */
+  diskBytesMax?: number;
 }
 
 interface ProposalWaiter {
   term: number;
-  /** performance.now() when it was proposed. */
+  /** What was proposed, for the timeout's message. */
+  kind: "write" | "membership change";
+  /** performance.now() when it was proposed, and when it times out. */
   proposedMs: number;
+  expiresMs: number;
   resolve: (result: ApplyResult) => void;
   reject: (error: unknown) => void;
-  timer: ReturnType<typeof setTimeout>;
 }
 
 interface IndexWaiter {
@@ -164,6 +173,8 @@ export class GroupHost {
   #leaderTerm = -1;
   /** performance.now() when a message of the current leader last arrived. */
   #leaderContactMs: number | undefined;
+  /** Index of this leader's first entry in its term (its entries before it were committed). */
+  #termStartIndex = Infinity;
   #running: Promise<void> | undefined;
   #again = false;
   #failed: unknown = undefined;
@@ -220,8 +231,27 @@ export class GroupHost {
     return this.#node.status();
   }
 
-  /** Advances the core's clock by one tick. */
+  /** Campaigns at once when this node is the group's only voter (it wins alone). */
+  campaignIfAlone(): void {
+    if (this.#failed !== undefined || this.#closed || !this.#node.isSoleVoter()) return;
+    this.#node.campaign();
+    this.#kick();
+  }
+
+  /**
+   * True when a read of the local store now is linearizable without a heartbeat round: this
+   * node leads as the only voter (nobody else can commit a write), and it applied every
+   * entry before its term's first one (so every write acknowledged by an earlier leader,
+   * itself before a restart, is in the store). Writes are acknowledged only once applied.
+   */
+  get readsLocally(): boolean {
+    return this.#soft.role === "leader" && this.#applied >= this.#termStartIndex &&
+      this.#failed === undefined && !this.#closed && this.#node.isSoleVoter();
+  }
+
+  /** Advances the core's clock by one tick, and expires proposals waiting too long. */
   tick(): void {
+    this.expireProposals();
     if (this.#failed !== undefined || this.#closed) return;
     this.#node.tick();
     this.#kick();
@@ -251,27 +281,59 @@ export class GroupHost {
     this.#checkOpen();
     this.#checkRoom();
     const data = encoded ?? encodeCommand(command);
+    this.#checkQuota(data.byteLength);
     const pos = this.#dropGuard(() => this.#node.propose(data));
     const stale = this.#proposals.get(pos.index);
     if (stale !== undefined) {
       // Our older entry at this index was cut from our log, but another replica may still
       // hold it and a later leader may commit it: its outcome is unknown.
       if (!(stale.term < pos.term)) throw new Error(`two proposals at index ${pos.index}`);
-      clearTimeout(stale.timer);
-      stale.reject(outcomeUnknownError("leadership changed while the write was in flight"));
     }
-    const { promise, resolve, reject } = Promise.withResolvers<ApplyResult>();
-    const timer = setTimeout(() => {
-      this.#proposals.delete(pos.index);
-      reject(outcomeUnknownError(
-        `the write was proposed at index ${pos.index} but not applied within ` +
-          `${this.#o.proposalTimeoutMs} ms; read the key to learn whether it took effect`,
-      ));
-    }, this.#o.proposalTimeoutMs);
-    const proposedMs = performance.now();
-    this.#proposals.set(pos.index, { term: pos.term, proposedMs, resolve, reject, timer });
+    const promise = this.#waitProposal(pos, "write");
     this.#kick();
     return promise;
+  }
+
+  /**
+   * Registers the waiter of the proposal at `pos`; an older one at the same index (cut from
+   * the log by a later leader, yet maybe held by another replica) learns its outcome is
+   * unknown. No timer each: tick() expires them in order of proposal.
+   */
+  #waitProposal(pos: ProposalPosition, kind: ProposalWaiter["kind"]): Promise<ApplyResult> {
+    const stale = this.#proposals.get(pos.index);
+    if (stale !== undefined) {
+      this.#proposals.delete(pos.index);
+      stale.reject(outcomeUnknownError(`leadership changed while the ${stale.kind} was in flight`));
+    }
+    const { promise, resolve, reject } = Promise.withResolvers<ApplyResult>();
+    const proposedMs = performance.now();
+    const expiresMs = proposedMs + this.#o.proposalTimeoutMs;
+    this.#proposals.set(pos.index, {
+      term: pos.term,
+      kind,
+      proposedMs,
+      expiresMs,
+      resolve,
+      reject,
+    });
+    return promise;
+  }
+
+  /** Fails the proposals that waited longer than proposalTimeoutMs (the oldest come first). */
+  expireProposals(): void {
+    if (this.#proposals.size === 0) return;
+    const nowMs = performance.now();
+    for (const [index, w] of this.#proposals) {
+      if (w.expiresMs > nowMs) break;
+      this.#proposals.delete(index);
+      const learn = w.kind === "write"
+        ? "read the key to learn whether it took effect"
+        : "read GET /cluster to learn whether it took effect";
+      w.reject(outcomeUnknownError(
+        `the ${w.kind} was proposed at index ${index} but not applied within ` +
+          `${this.#o.proposalTimeoutMs} ms; ${learn}`,
+      ));
+    }
   }
 
   /**
@@ -283,21 +345,7 @@ export class GroupHost {
     this.#checkOpen();
     this.#checkRoom();
     const pos = this.#node.proposeConfChange(change);
-    const stale = this.#proposals.get(pos.index);
-    if (stale !== undefined) {
-      clearTimeout(stale.timer);
-      stale.reject(outcomeUnknownError("leadership changed while the write was in flight"));
-    }
-    const { promise, resolve, reject } = Promise.withResolvers<ApplyResult>();
-    const timer = setTimeout(() => {
-      this.#proposals.delete(pos.index);
-      reject(outcomeUnknownError(
-        `the membership change was proposed at index ${pos.index} but not applied within ` +
-          `${this.#o.proposalTimeoutMs} ms; read GET /cluster to learn whether it took effect`,
-      ));
-    }, this.#o.proposalTimeoutMs);
-    const proposedMs = performance.now();
-    this.#proposals.set(pos.index, { term: pos.term, proposedMs, resolve, reject, timer });
+    const promise = this.#waitProposal(pos, "membership change");
     this.#kick();
     return promise.then(() => pos.index);
   }
@@ -442,6 +490,19 @@ export class GroupHost {
       throw new KvServiceError("unavailable", "this node's Raft group failed; see its log");
     }
     if (this.#closed) throw new KvServiceError("closed", "the node is stopping");
+  }
+
+  /** Refuses a write whose entry would take the store past diskBytesMax (it grows by about as much). */
+  #checkQuota(bytes: number): void {
+    const quota = this.#o.diskBytesMax ?? 0;
+    if (quota <= 0) return;
+    if (this.#store.stats().diskBytes + bytes > quota) {
+      throw new KvServiceError(
+        "quota_exceeded",
+        `the data directory would pass its quota of ${quota} bytes (--disk-quota); delete ` +
+          `keys (space returns after a merge) or raise the quota`,
+      );
+    }
   }
 
   #checkRoom(): void {
@@ -625,7 +686,6 @@ export class GroupHost {
     const waiter = this.#proposals.get(entry.index);
     if (waiter === undefined) return;
     this.#proposals.delete(entry.index);
-    clearTimeout(waiter.timer);
     if (waiter.term === entry.term) {
       this.#o.observer?.committed(this.groupId, (performance.now() - waiter.proposedMs) / 1000);
       waiter.resolve(result);
@@ -675,7 +735,10 @@ export class GroupHost {
     const wasLeader = this.#soft.role === "leader";
     const previous = this.#soft.leader;
     this.#soft = soft;
-    this.#leaderTerm = soft.leader === null ? -1 : this.#node.status().term;
+    const status = this.#node.status();
+    this.#leaderTerm = soft.leader === null ? -1 : status.term;
+    // A new leader's first entry (the empty one) is its last now: no proposal came yet.
+    this.#termStartIndex = soft.role === "leader" ? status.lastIndex : Infinity;
     if (soft.role !== "leader") this.#leaseUntilMs = 0;
     // A leader that steps down last heard from a leader (itself) now.
     if (wasLeader && soft.role !== "leader") this.#leaderContactMs = performance.now();
@@ -699,7 +762,6 @@ export class GroupHost {
 
   #rejectAll(error: unknown): void {
     for (const w of this.#proposals.values()) {
-      clearTimeout(w.timer);
       w.reject(
         error instanceof KvServiceError && error.code === "closed"
           ? outcomeUnknownError("the node stopped before the write was applied")

@@ -174,6 +174,11 @@ export class GroupSnapshots {
     }).finally(() => this.#taking = undefined);
   }
 
+  /** Resolves once a snapshot being finished (metadata, compaction, pruning) is done. */
+  async settled(): Promise<void> {
+    await this.#taking;
+  }
+
   async #finish(meta: SnapshotMeta, t0: number): Promise<void> {
     await writeSnapshotMeta(this.#o.dirs.image(meta.index), meta);
     const previous = [...this.#metas.values()].filter((m) => m.index < meta.index)

@@ -1,14 +1,14 @@
 /**
  * The key-value service the HTTP API calls. The API does not know how a write becomes
- * durable: a single node implements this over its storage engine (local_service.ts), the
- * replicated cluster over Raft. Keys and values are bytes; versions are integers.
+ * durable: the replicated service implements this over the Raft group, also for a node
+ * alone (a cluster of one). Keys and values are bytes; versions are integers.
  */
 import type { StoreErrorCode } from "../storage/errors.ts";
 
 /** Raw bytes of a key or a value. */
 export type Bytes = Uint8Array;
 
-/** A key's version: the sequence number of the record that wrote it (later its Raft index). */
+/** A key's version: the Raft log index of the entry that wrote it (the store's record sequence). */
 export type Version = number;
 
 /**

@@ -133,6 +133,8 @@ export interface MembershipHost {
   readonly nodeId: NodeId;
   readonly timing: RaftTiming;
   readonly removed: boolean;
+  /** True when the node runs without a peer transport (started without --cluster). */
+  readonly standalone?: boolean;
   group(): MembershipGroup;
   peers(): Record<NodeId, string>;
   peerAddress(id: NodeId): string | undefined;
@@ -226,6 +228,14 @@ export class Membership implements ClusterAdmin {
 
   /** Adds `id` as a learner or promotes it; see MemberRequest. Forwarded to the leader. */
   async setMember(request: MemberRequest): Promise<MemberChange> {
+    if (this.#host.standalone === true) {
+      throw new MembershipError(
+        "conflict",
+        `this node runs alone (started without --cluster) and has no peer port a new member ` +
+          `could reach; restart it with the same --data-dir plus --peer host:port and ` +
+          `--cluster ${this.#host.nodeId}=host:port, then add members`,
+      );
+    }
     return await this.#call({ call: "set-member", ...request }) as MemberChange;
   }
 

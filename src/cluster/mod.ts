@@ -1,6 +1,5 @@
-/** The cluster layer's public face: the KvService interface and its implementations. */
+/** The cluster layer's public face: the KvService interface, its replicated service and host. */
 export * from "./kv_service.ts";
-export { LocalKvService } from "./local_service.ts";
 export { compareBytes, prefixEnd } from "./key_range.ts";
 export { ApplyError, ReplicatedKvService } from "./replicated_service.ts";
 export { openReplicatedService, readClusterSecret } from "./replicated_node.ts";

@@ -13,7 +13,7 @@ import {
   restartRaftNode,
 } from "../raft/mod.ts";
 import { open } from "../storage/mod.ts";
-import type { StoreOptions } from "../storage/types.ts";
+import type { Store, StoreOptions } from "../storage/types.ts";
 import { openWal, type Wal } from "../storage/wal/mod.ts";
 import { type FaultInjector, PeerTransport, type TransportStats } from "../transport/mod.ts";
 import {
@@ -30,6 +30,7 @@ import { RaftLogStore } from "./raft_log_store.ts";
 import type { RaftObserver } from "./raft_metrics.ts";
 import { GroupDirs, recoverGroupDirs, type SnapshotMeta } from "./snapshot_files.ts";
 import { snapshotGroupId, SnapshotTransfer } from "./snapshot_transfer.ts";
+import { adoptTopLevelStore } from "./standalone_layout.ts";
 
 /** The group every node hosts until sharding arrives. */
 export const defaultGroupId = 1;
@@ -58,9 +59,20 @@ export interface RaftHostOptions {
   members: Record<NodeId, string>;
   /** A new node that waits to be added by the cluster instead of bootstrapping one. */
   joining?: boolean;
-  /** Where the peer transport listens. */
-  peerListen: { hostname: string; port: number };
-  secret: string | Uint8Array;
+  /**
+   * Where the peer transport listens. Absent: a standalone node, a cluster of one that runs
+   * no transport (it has no peers to talk to) and needs no secret.
+   */
+  peerListen?: { hostname: string; port: number };
+  /** The cluster secret peers prove in the handshake; required with peerListen. */
+  secret?: string | Uint8Array;
+  /**
+   * When a WAL append counts as durable (see WalOptions.sync). Anything but "always" only for
+   * a standalone node. Default "always".
+   */
+  walSync?: { mode: "always" | "interval" | "none"; intervalMs: number };
+  /** Writes are refused ("quota_exceeded") once a group's store holds this many bytes; 0 = none. */
+  diskBytesMax?: number;
   /** The node's data directory: wal/ and groups/<id>/ live in it. */
   dataDir: string;
   /** Options of each group's store (its sync mode is set here: the WAL is the durable record). */
@@ -117,6 +129,7 @@ export class RaftHost {
   /** performance.now() when each peer's last message arrived. */
   #heardAtMs = new Map<NodeId, number>();
   #dataDir: string;
+  #standalone: boolean;
   #snapshotTransfer: SnapshotTransfer;
 
   private constructor(options: RaftHostOptions, wal: Wal) {
@@ -124,13 +137,16 @@ export class RaftHost {
     this.timing = options.timing;
     this.#wal = wal;
     this.#logger = options.logger;
-    for (const [id, addr] of Object.entries(options.members)) this.#addresses.set(id, addr);
+    for (const [id, addr] of Object.entries(options.members)) {
+      if (addr !== "") this.#addresses.set(id, addr); // "": a standalone node has no peer port
+    }
     this.#forwarder = new Forwarder({
       send: (to, message) =>
         this.#transport?.send(to, { groupId: forwardGroupId, message }) ?? false,
       serve: (from, request) => this.#serveForwarded(from, request),
     });
     this.#dataDir = options.dataDir;
+    this.#standalone = options.peerListen === undefined;
     this.#snapshotTransfer = new SnapshotTransfer({
       send: (to, message) =>
         this.#transport?.send(to, { groupId: snapshotGroupId, message }) ?? false,
@@ -149,8 +165,17 @@ export class RaftHost {
     if (!options.joining && options.members[options.nodeId] === undefined) {
       throw new RangeError(`--cluster does not name this node (${options.nodeId})`);
     }
+    const walSync = options.walSync ?? { mode: "always", intervalMs: 100 };
+    if (options.peerListen !== undefined) {
+      if (options.secret === undefined) throw new RangeError("a peer transport needs a secret");
+      if (walSync.mode !== "always") {
+        throw new RangeError("a cluster member acknowledges only synced writes: WAL sync always");
+      }
+    }
     const faults = options.faults;
     const wal = await openWal(join(options.dataDir, "wal"), {
+      sync: walSync.mode,
+      syncIntervalMs: walSync.intervalMs,
       logger: options.logger.child({ component: "wal" }),
       beforeSync: faults === undefined ? undefined : () => faults.beforeSync(),
       observer: options.observer?.wal,
@@ -158,9 +183,14 @@ export class RaftHost {
     const host = new RaftHost(options, wal);
     try {
       await host.#openGroup(defaultGroupId, options);
+      if (options.peerListen === undefined) {
+        // Alone: no election timeout to wait for, and nobody else could win one.
+        for (const group of host.#groups.values()) group.campaignIfAlone();
+        return host.#startTicker(options.timing.tickMs);
+      }
       host.#transport = await PeerTransport.start({
         nodeId: options.nodeId,
-        secret: options.secret,
+        secret: options.secret!,
         listen: options.peerListen,
         // What the log replayed so far says (the rest arrives through setPeer as it applies).
         peers: host.peers(),
@@ -174,11 +204,22 @@ export class RaftHost {
       await host.close();
       throw error;
     }
-    host.#ticker = setInterval(() => {
-      if (host.#removedAt !== undefined) return; // a removed node stays silent
-      for (const group of host.#groups.values()) group.tick();
-    }, options.timing.tickMs);
-    return host;
+    return host.#startTicker(options.timing.tickMs);
+  }
+
+  #startTicker(tickMs: number): RaftHost {
+    this.#ticker = setInterval(() => {
+      for (const group of this.#groups.values()) {
+        if (this.#removedAt === undefined) group.tick();
+        else group.expireProposals(); // a removed node stays silent, its waiters still end
+      }
+    }, tickMs);
+    return this;
+  }
+
+  /** True when this node runs no peer transport: a cluster of one that cannot grow as it is. */
+  get standalone(): boolean {
+    return this.#standalone;
   }
 
   /** The host of group `groupId`; throws if this node does not host it. */
@@ -302,6 +343,12 @@ export class RaftHost {
 
   async #openGroup(groupId: number, options: RaftHostOptions): Promise<void> {
     const dirs = new GroupDirs(options.dataDir, groupId);
+    if (groupId === defaultGroupId) {
+      await adoptTopLevelStore(options.dataDir, dirs, {
+        standalone: this.#standalone,
+        logger: this.#logger,
+      });
+    }
     const recovered = await recoverGroupDirs(dirs);
     if (recovered.length > 0) {
       this.#logger.info("finished interrupted snapshot work", { recovered });
@@ -311,7 +358,8 @@ export class RaftHost {
         ...options.storeOptions,
         // The shared WAL is the durable record: the store syncs in the background only.
         sync: "interval",
-        diskBytesMax: 0, // a quota could refuse an entry on one replica only: replicas diverge
+        // The quota is checked when a write is proposed: applying must never refuse an entry.
+        diskBytesMax: 0,
         logger: options.logger.child({ component: "storage", group: groupId }),
         beforeSync: options.faults === undefined ? undefined : () => options.faults!.beforeSync(),
         observer: options.observer?.store,
@@ -330,6 +378,7 @@ export class RaftHost {
     });
     this.#snapshots.set(groupId, snapshots);
     await this.#finishSnapshotInstall(groupId, snapshots);
+    await this.#catchUpLogToStore(groupId, store, snapshots);
     for (const [id, addr] of Object.entries(snapshots.latest?.addresses ?? {})) {
       if (!this.#addresses.has(id)) this.#addresses.set(id, addr);
     }
@@ -340,7 +389,8 @@ export class RaftHost {
       peers: options.joining ? [] : Object.keys(options.members),
       // Each founding member's address rides in its bootstrap entry, so joiners learn it.
       peerContexts: Object.fromEntries(
-        Object.entries(options.members).map(([id, peer]) => [id, encodeMemberContext({ peer })]),
+        Object.entries(options.members).filter(([, peer]) => peer !== "")
+          .map(([id, peer]) => [id, encodeMemberContext({ peer })]),
       ),
       electionTicks: t.electionTicks,
       heartbeatTicks: t.heartbeatTicks,
@@ -373,6 +423,7 @@ export class RaftHost {
         logger: this.#logger,
         proposalTimeoutMs: t.proposalTimeoutMs,
         readTimeoutMs: t.readTimeoutMs,
+        diskBytesMax: options.diskBytesMax,
         leaseMs: leaseMsOf(t),
         onFatal: options.onFatal,
         // Forwards waiting on a leader that was replaced cannot be answered by it any more.
@@ -409,6 +460,47 @@ export class RaftHost {
     this.#logger.info("recorded a snapshot installed before a crash", {
       group: groupId,
       index: latest.index,
+    });
+  }
+
+  /**
+   * A standalone node whose WAL was not synced ("interval" or "none") can lose the WAL's tail
+   * in a power loss while the store kept more (the kernel writes files back in any order).
+   * The store is then the truth: its state becomes a snapshot the log continues after, so no
+   * new entry reuses an index the store already holds (and is skipped as applied).
+   */
+  async #catchUpLogToStore(groupId: number, store: Store, snapshots: GroupSnapshots) {
+    const storeSeq = store.stats().lastSeq;
+    const walLast = this.#wal.lastIndex(groupId);
+    if (storeSeq <= walLast) return;
+    if (!this.#standalone) {
+      throw new Error(
+        `group ${groupId}: the store holds entries up to ${storeSeq} but the WAL ends at ` +
+          `${walLast}; a cluster member's WAL is always synced, so this data directory was ` +
+          `damaged: delete it and add the node back with --join`,
+      );
+    }
+    const hs = this.#wal.hardState(groupId);
+    const mark = this.#wal.snapshotMark(groupId);
+    const lastTerm = walLast > mark.index ? this.#wal.term(groupId, walLast) : mark.term;
+    const term = Math.max(hs.term, lastTerm, 1);
+    this.#logger.warn(
+      "the WAL ends before the store (an unsynced tail lost in a crash); " +
+        "continuing from the store's state",
+      { group: groupId, wal_last: walLast, store_seq: storeSeq },
+    );
+    await snapshots.take(store, {
+      index: storeSeq,
+      term,
+      conf: { voters: [this.nodeId], learners: [] },
+    });
+    await snapshots.settled();
+    if (snapshots.metaAt(storeSeq) === undefined) {
+      throw new Error(`group ${groupId}: could not snapshot the store at ${storeSeq}; see the log`);
+    }
+    await this.#wal.append(groupId, {
+      snapshot: { index: storeSeq, term },
+      hardState: { term, vote: hs.vote, commit: storeSeq },
     });
   }
 

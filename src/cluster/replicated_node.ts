@@ -39,7 +39,8 @@ export async function readClusterSecret(
 
 /** Options of {@link openReplicatedService}. */
 export interface OpenReplicatedOptions {
-  secret: string;
+  /** The cluster secret; required with config.cluster (a standalone node has no peers). */
+  secret?: string;
   logger: Logger;
   /** Called once if the Raft group fails: the process should stop. */
   onFatal: (error: unknown) => void;
@@ -49,19 +50,25 @@ export interface OpenReplicatedOptions {
   observer?: RaftObserver;
 }
 
-/** Starts the Raft host of `config` (which must have `cluster`) and returns its service. */
+/**
+ * Starts the Raft host of `config` and returns its service. Without `config.cluster` the node
+ * is a cluster of one: the same Raft group, with no peer transport, whose WAL syncs as
+ * --sync says; with it, a member whose WAL always syncs.
+ */
 export async function openReplicatedService(
   config: Config,
   options: OpenReplicatedOptions,
 ): Promise<ReplicatedKvService> {
   const cluster = config.cluster;
-  if (cluster === undefined) throw new RangeError("openReplicatedService needs config.cluster");
+  const raft = config.raft;
   const host = await RaftHost.start({
     nodeId: config.id,
-    members: cluster.members,
-    joining: cluster.join !== undefined,
-    peerListen: { hostname: cluster.peerHost, port: cluster.peerPort },
+    members: cluster?.members ?? { [config.id]: "" },
+    joining: cluster?.join !== undefined,
+    peerListen: cluster && { hostname: cluster.peerHost, port: cluster.peerPort },
     secret: options.secret,
+    walSync: { mode: config.sync, intervalMs: config.syncIntervalMs },
+    diskBytesMax: config.diskBytesMax,
     dataDir: config.dataDir,
     storeOptions: {
       segmentBytesMax: config.segmentBytesMax,
@@ -72,20 +79,20 @@ export async function openReplicatedService(
       syncIntervalMs: config.syncIntervalMs,
     },
     timing: {
-      tickMs: cluster.tickMs,
-      electionTicks: cluster.electionTicks,
-      heartbeatTicks: cluster.heartbeatTicks,
-      proposalTimeoutMs: cluster.proposalTimeoutMs,
-      readTimeoutMs: cluster.proposalTimeoutMs,
+      tickMs: raft.tickMs,
+      electionTicks: raft.electionTicks,
+      heartbeatTicks: raft.heartbeatTicks,
+      proposalTimeoutMs: raft.proposalTimeoutMs,
+      readTimeoutMs: raft.proposalTimeoutMs,
     },
     logger: options.logger.child({ component: "raft" }),
     onFatal: options.onFatal,
     faults: options.faults,
-    snapshotEntries: cluster.snapshotEntries,
+    snapshotEntries: raft.snapshotEntries,
     observer: options.observer,
   });
   const service = new ReplicatedKvService(host);
-  if (cluster.join !== undefined) {
+  if (cluster?.join !== undefined) {
     // In the background: the node serves (503 until it has a leader) while it joins.
     service.membership.startJoin({
       url: cluster.join,

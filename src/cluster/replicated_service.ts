@@ -72,6 +72,15 @@ export class ReplicatedKvService implements KvService {
     return { value: found.value, version: found.seq };
   }
 
+  /** From memory, only where a local read is linearizable now (a leader alone in its group). */
+  getCached(key: Bytes): KvValue | null | undefined {
+    const group = this.#group();
+    if (!group.readsLocally) return undefined;
+    const found = group.store.getCachedVersioned?.(key);
+    if (found === undefined || found === null) return found;
+    return { value: found.value, version: found.seq };
+  }
+
   async put(key: Bytes, value: Bytes, options: KvWriteOptions = {}): Promise<KvPutResult> {
     const r = await this.#write({ op: "put", key, value, condition: options.condition });
     if (r.version === undefined) throw new Error("a put applied without a version"); // invariant
@@ -167,6 +176,7 @@ export class ReplicatedKvService implements KvService {
       this.#group().localReadIndex(); // throws when the group failed or is closing
       return;
     }
+    if (this.#group().readsLocally) return;
     await this.#linearizable(consistency === "lease");
   }
 

@@ -98,6 +98,15 @@ export class RaftNode {
     this.#raft.transferLeadership(to);
   }
 
+  /**
+   * True when this node is the only voter of the membership it works with now: nobody else
+   * can win an election or commit anything, so as leader it alone decides.
+   */
+  isSoleVoter(): boolean {
+    const voters = this.#raft.conf.voters;
+    return voters.length === 1 && voters[0] === this.#raft.id;
+  }
+
   /** True when ready() would return something to do. */
   hasReady(): boolean {
     const r = this.#raft;

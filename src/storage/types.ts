@@ -1,6 +1,6 @@
 /**
- * The storage engine's public contract. Everything above storage (the single-node service,
- * the Raft state machine, the benchmarks) depends on these types only, never on the files.
+ * The storage engine's public contract. Everything above storage (the Raft state machine,
+ * the snapshots, the benchmarks) depends on these types only, never on the files.
  */
 import type { Logger } from "../log.ts";
 

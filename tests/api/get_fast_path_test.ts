@@ -1,28 +1,69 @@
 /**
  * The synchronous GET path for values the service holds in memory: it must answer exactly
- * as the general path does, and leave every unusual request to the general path.
+ * as the general path does, and leave every unusual request to the general path. The service
+ * is the one a standalone node runs: a ReplicatedKvService leading its Raft group of one,
+ * whose getCached answers from the store's cache.
  */
 import assert from "node:assert/strict";
 import { type ApiHandler, createApiHandler } from "../../src/api/mod.ts";
-import type { Bytes, KvService, KvValue } from "../../src/cluster/mod.ts";
-import { LocalKvService } from "../../src/cluster/local_service.ts";
+import {
+  type Bytes,
+  defaultGroupId,
+  type KvBatchOp,
+  type KvListOptions,
+  type KvListPage,
+  type KvPutResult,
+  type KvReadOptions,
+  type KvService,
+  type KvStatus,
+  type KvValue,
+  type KvWriteOptions,
+  openReplicatedService,
+  type ReplicatedKvService,
+  type Version,
+} from "../../src/cluster/mod.ts";
+import { parseConfig } from "../../src/config.ts";
+import { createLogger } from "../../src/log.ts";
 import { Metrics } from "../../src/metrics.ts";
-import { open } from "../../src/storage/mod.ts";
 import { testLimits } from "./helpers.ts";
 
 const encoder = new TextEncoder();
 
-/** A LocalKvService that counts which read the API used. */
-class CountingService extends LocalKvService {
+/** The standalone service, counting which read the API used. */
+class CountingService implements KvService {
   gets = 0;
   cachedGets = 0;
-  override get(key: Bytes): Promise<KvValue | undefined> {
+
+  constructor(readonly inner: ReplicatedKvService) {}
+
+  get(key: Bytes, read?: KvReadOptions): Promise<KvValue | undefined> {
     this.gets++;
-    return super.get(key);
+    return this.inner.get(key, read);
   }
-  override getCached(key: Bytes): KvValue | null | undefined {
+  getCached(key: Bytes): KvValue | null | undefined {
     this.cachedGets++;
-    return super.getCached(key);
+    return this.inner.getCached(key);
+  }
+  put(key: Bytes, value: Bytes, options?: KvWriteOptions): Promise<KvPutResult> {
+    return this.inner.put(key, value, options);
+  }
+  delete(key: Bytes, options?: KvWriteOptions): Promise<Version | undefined> {
+    return this.inner.delete(key, options);
+  }
+  list(options: KvListOptions, read?: KvReadOptions): Promise<KvListPage> {
+    return this.inner.list(options, read);
+  }
+  batch(ops: KvBatchOp[]): Promise<{ version: Version }> {
+    return this.inner.batch(ops);
+  }
+  status(): KvStatus {
+    return this.inner.status();
+  }
+  ready(): boolean {
+    return this.inner.ready();
+  }
+  close(): Promise<void> {
+    return this.inner.close();
   }
 }
 
@@ -33,25 +74,37 @@ interface Fixture {
   send(method: string, path: string, init?: RequestInit): Promise<Response>;
 }
 
+const silent = createLogger({ level: "error", sink: () => {} });
+
 async function withApi(
   options: { authTokens?: string[] },
   fn: (f: Fixture) => Promise<void>,
 ): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "ringkv_fast_get_" });
-  const service = new CountingService(await open(dir, { sync: "none" }));
-  const metrics = new Metrics({ status: () => service.status(), processMetrics: false });
-  const api = createApiHandler({
-    service: service as KvService,
-    limits: testLimits,
-    metrics,
-    ...options,
-  });
-  const send = (method: string, path: string, init: RequestInit = {}) =>
-    api.handle(new Request("http://127.0.0.1:7070" + path, { method, ...init }));
   try {
-    await fn({ api, service, metrics, send });
+    const parsed = parseConfig(["--http", "127.0.0.1:0", "--data-dir", dir], { env: {} });
+    if (parsed.help) throw new Error("unexpected --help");
+    const fatal: unknown[] = [];
+    const inner = await openReplicatedService(parsed.config, {
+      logger: silent,
+      onFatal: (error) => fatal.push(error),
+    });
+    // A linearizable read returns once the node leads and applied its term's first entry:
+    // from then on every count below is deterministic, not a race with the election.
+    await inner.list({ limit: 1 });
+    assert.ok(inner.host.group(defaultGroupId).readsLocally, "the node alone reads locally");
+    const service = new CountingService(inner);
+    const metrics = new Metrics({ status: () => service.status(), processMetrics: false });
+    const api = createApiHandler({ service, limits: testLimits, metrics, ...options });
+    const send = (method: string, path: string, init: RequestInit = {}) =>
+      api.handle(new Request("http://127.0.0.1:7070" + path, { method, ...init }));
+    try {
+      await fn({ api, service, metrics, send });
+    } finally {
+      await service.close();
+    }
+    assert.deepEqual(fatal, []);
   } finally {
-    await service.close();
     await Deno.remove(dir, { recursive: true });
   }
 }
@@ -87,7 +140,7 @@ Deno.test("a value not cached is read by the general path, then served from memo
 });
 
 Deno.test("If-None-Match with the current version still answers 304 for a cached key", async () => {
-  await withApi({}, async ({ send }) => {
+  await withApi({}, async ({ service, send }) => {
     const put = await send("PUT", "/kv/k2", { body: "x" });
     const etag = put.headers.get("etag")!;
     await put.body?.cancel();
@@ -97,6 +150,8 @@ Deno.test("If-None-Match with the current version still answers 304 for a cached
     const other = await send("GET", "/kv/k2", { headers: { "if-none-match": '"999"' } });
     assert.equal(other.status, 200);
     assert.equal(await other.text(), "x");
+    assert.equal(service.cachedGets, 0);
+    assert.equal(service.gets, 2);
   });
 });
 
@@ -131,15 +186,19 @@ Deno.test("a GET with a query string takes the general path and still reads the 
     assert.equal(res.status, 200);
     assert.equal(await res.text(), "v");
     assert.equal(service.cachedGets, 0);
+    assert.equal(service.gets, 1);
   });
 });
 
 Deno.test("a missing key answers 404 problem+json", async () => {
-  await withApi({}, async ({ send }) => {
+  await withApi({}, async ({ service, send }) => {
     const res = await send("GET", "/kv/absent");
     assert.equal(res.status, 404);
     assert.equal(res.headers.get("content-type"), "application/problem+json");
     assert.equal((await res.json()).status, 404);
+    // Memory knows the key is absent; the general path writes the problem answer.
+    assert.equal(service.cachedGets, 1);
+    assert.equal(service.gets, 1);
   });
 });
 
@@ -153,7 +212,7 @@ Deno.test("a key longer than keyBytesMax answers 414 rather than being looked up
 });
 
 Deno.test("a cached value still requires the bearer token when auth is on", async () => {
-  await withApi({ authTokens: ["s3cret"] }, async ({ send }) => {
+  await withApi({ authTokens: ["s3cret"] }, async ({ service, send }) => {
     const auth = { authorization: "Bearer s3cret" };
     const put = await send("PUT", "/kv/k3", { body: "v", headers: auth });
     assert.equal(put.status, 201);
@@ -161,9 +220,12 @@ Deno.test("a cached value still requires the bearer token when auth is on", asyn
     const denied = await send("GET", "/kv/k3");
     assert.equal(denied.status, 401);
     await denied.body?.cancel();
+    assert.equal(service.cachedGets + service.gets, 0);
     const allowed = await send("GET", "/kv/k3", { headers: auth });
     assert.equal(allowed.status, 200);
     assert.equal(await allowed.text(), "v");
+    assert.equal(service.cachedGets, 1);
+    assert.equal(service.gets, 0);
   });
 });
 
@@ -183,12 +245,13 @@ Deno.test("a GET served from memory is counted in kv_requests_total", async () =
 });
 
 Deno.test("a stopping node answers 503 to a GET of a cached key", async () => {
-  await withApi({}, async ({ api, send }) => {
+  await withApi({}, async ({ api, service, send }) => {
     const put = await send("PUT", "/kv/k5", { body: "v" });
     await put.body?.cancel();
     api.beginStop();
     const res = await send("GET", "/kv/k5");
     assert.equal(res.status, 503);
     await res.body?.cancel();
+    assert.equal(service.cachedGets + service.gets, 0);
   });
 });

@@ -1,4 +1,4 @@
-/** An in-memory KvService for handler tests: the same semantics as the local service. */
+/** An in-memory KvService for handler tests: the same semantics as a standalone node's service. */
 import {
   type Bytes,
   compareBytes,

@@ -35,7 +35,8 @@ function assertConsistent(report: LoadReport): void {
   );
   assert.equal(report.latency.all.count, report.ops - report.errors);
   assert.equal(report.latency.read.count + report.latency.write.count, report.latency.all.count);
-  report.timeline.forEach((entry, i) => assert.equal(entry.second, i));
+  const entryMs = report.settings.timelineMs ?? 1000;
+  report.timeline.forEach((entry, i) => assert.equal(entry.second, i * entryMs / 1000));
   const expected = (report.ops - report.errors) / report.elapsedS;
   assert.ok(Math.abs(report.throughputOpsPerS - expected) <= 1);
   assertOrdered(report.latency.all, "all");
@@ -221,4 +222,101 @@ Deno.test("connections spread over every --url and move off a dead one", async (
   } finally {
     for (const server of servers) await server.shutdown();
   }
+});
+
+Deno.test("--timeline-ms cuts the timeline into entries of that width with errors by kind", async () => {
+  let requests = 0;
+  const handler = baselineHandler();
+  // Every tenth request fails, so that most entries hold both successes and errors.
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+    (request) => ++requests % 10 === 0 ? new Response(null, { status: 503 }) : handler(request),
+  );
+  const dir = await Deno.makeTempDir();
+  try {
+    const output = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        loadPath,
+        "--url",
+        `http://127.0.0.1:${server.addr.port}`,
+        "--duration",
+        "1s",
+        "--connections",
+        "4",
+        "--read-ratio",
+        "0",
+        "--timeline-ms",
+        "100",
+        "--json",
+        `${dir}/out.json`,
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const stderr = new TextDecoder().decode(output.stderr);
+    assert.equal(output.code, 0, stderr);
+    const report: LoadReport = JSON.parse(await Deno.readTextFile(`${dir}/out.json`));
+    assertConsistent(report);
+    assert.equal(report.settings.timelineMs, 100);
+    assert.ok(report.errors > 0, "the stub failed every tenth request");
+    const entries = report.timeline;
+    // A 1 s run in 100 ms entries; a loaded machine may stretch its drain, so bound it loosely.
+    assert.ok(
+      entries.length >= 10 && entries.length <= Math.ceil(report.elapsedS * 10) + 1,
+      `${entries.length} entries for ${report.elapsedS} s`,
+    );
+    entries.forEach((entry, i) => {
+      assert.equal(entry.startMs, i * 100);
+      const kinds = entry.errorsByKind ?? {};
+      assert.deepEqual(Object.keys(kinds).filter((k) => k !== "http_503"), []);
+      assert.equal(kinds["http_503"] ?? 0, entry.errors, `entry ${i}`);
+    });
+    // One progress line per entry, labelled with the entry's end.
+    assert.match(stderr, /\[\s*0\.1s\].*\n\[\s*0\.2s\]/);
+  } finally {
+    await server.shutdown();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("without --timeline-ms the timeline keeps one-second entries and their old fields", async () => {
+  const handler = baselineHandler();
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, handler);
+  try {
+    const report = await runLoad(
+      options(`http://127.0.0.1:${server.addr.port}`, { connections: 2, durationS: 1.2 }),
+    );
+    assertConsistent(report);
+    assert.equal("timelineMs" in report.settings, false);
+    for (const entry of report.timeline) {
+      assert.deepEqual(Object.keys(entry), [
+        "second",
+        "ops",
+        "errors",
+        "throughputOpsPerS",
+        "p99Ms",
+      ]);
+    }
+  } finally {
+    await server.shutdown();
+  }
+});
+
+Deno.test("rejects a --timeline-ms outside 10..60000 or not whole", async () => {
+  for (const timelineMs of [9, 60_001, 10.5, Number.NaN]) {
+    await assert.rejects(
+      runLoad(options("http://127.0.0.1:9", { timelineMs })),
+      /--timeline-ms must be a whole number of ms within 10\.\.60000/,
+      String(timelineMs),
+    );
+  }
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", loadPath, "--url", "http://127.0.0.1:9", "--timeline-ms", "5"],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.equal(output.code, 2);
+  assert.match(new TextDecoder().decode(output.stderr), /--timeline-ms must be a whole number/);
 });

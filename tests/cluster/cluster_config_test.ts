@@ -43,7 +43,21 @@ Deno.test("rejects --peer or --secret-file without --cluster", () => {
 Deno.test("rejects a heartbeat interval not below the election timeout", () => {
   const args = ["--id", "n1", "--cluster", members, "--raft-election-ticks", "4"];
   assert.throws(() => parse([...args, "--raft-heartbeat-ticks", "4"]), /heartbeat/);
-  assert.equal(parse([...args, "--raft-heartbeat-ticks", "3"]).cluster!.heartbeatTicks, 3);
+  assert.equal(parse([...args, "--raft-heartbeat-ticks", "3"]).raft.heartbeatTicks, 3);
+});
+
+Deno.test("a standalone node has Raft settings too, and any --sync; a member only --sync always", () => {
+  const alone = parse(["--sync", "none", "--raft-tick-ms", "7"]);
+  assert.equal(alone.cluster, undefined);
+  assert.equal(alone.raft.tickMs, 7);
+  assert.equal(alone.sync, "none");
+  for (const mode of ["interval", "none"]) {
+    assert.throws(
+      () => parse(["--id", "n1", "--cluster", members, "--sync", mode]),
+      /--sync .*standalone node/,
+    );
+  }
+  assert.equal(parse(["--id", "n1", "--cluster", members]).sync, "always");
 });
 
 Deno.test("the cluster secret comes from --secret-file, else from RINGKV_CLUSTER_SECRET", async () => {

@@ -62,6 +62,15 @@ export interface WalOptions {
   voteBytesMax?: number;
   /** Groups tracked at most. Default 65536. */
   groupsMax?: number;
+  /**
+   * When an append counts as durable: "always" (default) after syncData(); "interval" once
+   * written, with a sync every syncIntervalMs; "none" once written, synced only when a file
+   * is closed. Only a node alone in its groups may use the last two: a Raft voter that
+   * forgets what it acknowledged can lose a committed entry.
+   */
+  sync?: "always" | "interval" | "none";
+  /** Period of the background sync with sync "interval". Default 100 ms. */
+  syncIntervalMs?: number;
   /** Structured logger; default silent. */
   logger?: Logger;
   /**

@@ -53,6 +53,8 @@ const ENTRIES_PER_READ_MAX = 65_536;
 
 type Config = Required<Omit<WalOptions, "logger" | "beforeSync" | "observer">>;
 
+const syncModes = ["always", "interval", "none"] as const;
+
 function configOf(options: WalOptions): Config {
   const cfg: Config = {
     segmentBytesMax: options.segmentBytesMax ?? 64 * MiB,
@@ -63,8 +65,17 @@ function configOf(options: WalOptions): Config {
     cacheBytesMax: options.cacheBytesMax ?? 64 * MiB,
     voteBytesMax: options.voteBytesMax ?? 1024,
     groupsMax: options.groupsMax ?? 65_536,
+    sync: options.sync ?? "always",
+    syncIntervalMs: options.syncIntervalMs ?? 100,
   };
+  if (!syncModes.includes(cfg.sync)) {
+    throw new RangeError(`WAL option sync must be one of ${syncModes.join(", ")}, got ${cfg.sync}`);
+  }
+  if (!(cfg.syncIntervalMs >= 1)) {
+    throw new RangeError(`WAL option syncIntervalMs must be at least 1, got ${cfg.syncIntervalMs}`);
+  }
   for (const [name, v] of Object.entries(cfg)) {
+    if (typeof v === "string") continue;
     if (!Number.isSafeInteger(v) || v < 0) {
       throw new RangeError(`WAL option ${name} must be a non-negative integer, got ${v}`);
     }
@@ -144,6 +155,7 @@ export async function openWal(dir: string, options: WalOptions = {}): Promise<Wa
     wal.beforeSync = options.beforeSync;
     wal.observer = options.observer ?? {};
     await wal.startFile(rec.maxFileId + 1);
+    wal.startSyncTimer();
     wal.recoveryMs = performance.now() - t0;
     logger.info("WAL open", {
       dir,
@@ -180,6 +192,11 @@ export class Wal {
   #failed: StoreError | undefined;
   /** A failed write's bytes that could not be cut off yet: cut them before the next write. */
   #truncateTo: number | undefined;
+  /** Bytes were written to the active file since its last sync (sync "interval" or "none"). */
+  #unsynced = false;
+  /** The interval timer asked for a sync of the active file. */
+  #syncWanted = false;
+  #syncTimer: ReturnType<typeof setInterval> | undefined;
   #counters = {
     appends: 0,
     records: 0,
@@ -335,7 +352,9 @@ export class Wal {
     if (this.#running !== undefined) return;
     this.#running = this.#run().finally(() => {
       this.#running = undefined;
-      if (this.#pending.length > 0 || (this.#gcWanted && !this.#closed)) this.#kick();
+      if (this.#pending.length > 0 || this.#syncWanted || (this.#gcWanted && !this.#closed)) {
+        this.#kick();
+      }
     });
   }
 
@@ -349,9 +368,46 @@ export class Wal {
         this.#gcWanted = false;
         await this.#collect();
       }
+      if (this.#syncWanted) await this.#syncActive();
       if (this.#pending.length === 0) return;
       await this.#flush(this.#takeBatch());
     }
+  }
+
+  /** With sync "interval": asks the flush loop for a sync of what was written since the last. */
+  startSyncTimer(): void {
+    if (this.cfg.sync !== "interval" || this.#syncTimer !== undefined) return;
+    this.#syncTimer = setInterval(() => {
+      if (!this.#unsynced || this.#closed) return;
+      this.#syncWanted = true;
+      this.#kick();
+    }, this.cfg.syncIntervalMs);
+    Deno.unrefTimer(this.#syncTimer);
+  }
+
+  /**
+   * Syncs the active file if writes since its last sync were acknowledged unsynced. Runs in
+   * the flush loop (or at close), never beside a flush. A failed sync fails the WAL as a
+   * failed flush sync does: what those writes hold can no longer be trusted.
+   */
+  async #syncActive(): Promise<void> {
+    this.#syncWanted = false;
+    const active = this.#active;
+    if (!this.#unsynced || active === undefined || this.#failed !== undefined) return;
+    this.#unsynced = false;
+    const startMs = performance.now();
+    try {
+      await this.#syncData(active.file);
+    } catch (err) {
+      const failure = ioError(err, `WAL sync of ${walFilePath(this.dir, active.id)}`);
+      this.#failed = failure;
+      this.logger.error("WAL sync failed; refusing further appends until reopened", {
+        err: failure,
+      });
+      return;
+    }
+    this.#counters.syncs++;
+    this.observer.synced?.((performance.now() - startMs) / 1000, 0);
   }
 
   #takeBatch(): Pending[] {
@@ -395,11 +451,15 @@ export class Wal {
       await writeAll(active.file, buf);
       this.#counters.bytesWritten += bytes;
       this.#counters.flushes++;
-      stage = "sync";
-      const syncStartMs = performance.now();
-      await this.#syncData(active.file);
-      syncMs = performance.now() - syncStartMs;
-      this.#counters.syncs++;
+      if (this.cfg.sync === "always") {
+        stage = "sync";
+        const syncStartMs = performance.now();
+        await this.#syncData(active.file);
+        syncMs = performance.now() - syncStartMs;
+        this.#counters.syncs++;
+      } else {
+        this.#unsynced = true;
+      }
     } catch (err) {
       await this.#undoWrite(active, start);
       const failure = ioError(err, `WAL ${stage} of ${walFilePath(this.dir, active.id)}`);
@@ -541,6 +601,8 @@ export class Wal {
       offsets.push(at);
       at = encodeRecord(buf, at, r.rec, r.vote);
     }
+    // The file being closed must be durable before a newer one can be.
+    await this.#syncActive();
     const path = walFilePath(this.dir, id);
     const file = await Deno.open(path, { write: true, createNew: true, append: true });
     try {
@@ -792,7 +854,9 @@ export class Wal {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    clearInterval(this.#syncTimer);
     await this.settle();
+    await this.#syncActive();
     this.#active?.file.close();
     this.#active = undefined;
     for (const r of this.#readers.values()) r.close();
