@@ -131,19 +131,39 @@ function table(rows: Row[]): string {
   return lines.join("\n");
 }
 
+const usage = `deno task bench:cluster [options]
+  --only ringkv|etcd      measure one of the two (default both, ringkv first)
+  --duration D            length of each run, e.g. 20s (default 20s)
+  --scenarios LIST        comma-separated: put, get, get1 (default all three)
+  --cpu-prof-dir DIR      write V8 CPU profiles of the ringkv nodes there
+  --deno-flag FLAG        extra flag for the ringkv nodes' deno run (repeatable)
+  --serve-arg ARG         extra argument for the ringkv nodes' serve (repeatable)
+`;
+
 async function main(args: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args,
-    strict: true,
-    options: {
-      only: { type: "string" },
-      duration: { type: "string" },
-      scenarios: { type: "string" },
-      "cpu-prof-dir": { type: "string" },
-      "deno-flag": { type: "string", multiple: true },
-      "serve-arg": { type: "string", multiple: true },
-    },
-  });
+  if (args.includes("--help") || args.includes("-h")) {
+    await Deno.stdout.write(encoder.encode(usage));
+    return 0;
+  }
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      strict: true,
+      options: {
+        only: { type: "string" },
+        duration: { type: "string" },
+        scenarios: { type: "string" },
+        "cpu-prof-dir": { type: "string" },
+        "deno-flag": { type: "string", multiple: true },
+        "serve-arg": { type: "string", multiple: true },
+      },
+    });
+  } catch (error) {
+    await Deno.stderr.write(encoder.encode(`${(error as Error).message}\n${usage}`));
+    return 2;
+  }
+  const { values } = parsed;
   const durationS = parseDurationS(values.duration ?? "20s");
   const picked = (values.scenarios ?? "put,get,get1").split(",");
   for (const p of picked) {

@@ -58,8 +58,11 @@ type Wire =
 
 /** Options of {@link Forwarder}. */
 export interface ForwarderOptions {
-  /** Queues a message to a peer on the reserved group; false when it could not be queued. */
-  send: (to: NodeId, message: unknown) => boolean;
+  /**
+   * Queues a message to a peer on the reserved group; false when it could not be queued (with
+   * `connectedOnly`: also when no connection to the peer is up now).
+   */
+  send: (to: NodeId, message: unknown, options?: { connectedOnly?: boolean }) => boolean;
   /** Serves a request from a peer. Throwing answers { ok: false, code: "internal" }. */
   serve: (from: NodeId, request: ForwardRequest) => Promise<ForwardResponse>;
   /** Requests of this node waiting for answers at once. Default 16384. */
@@ -112,6 +115,12 @@ function isResponse(value: unknown): value is ForwardResponse {
   return v.ok === false && typeof v.code === "string" && typeof v.message === "string";
 }
 
+/**
+ * The code of a request that was not sent because the peer could not be reached now (it
+ * certainly had no effect there): the caller may wait for another leader and try again.
+ */
+export const unreachableCode = "unreachable";
+
 /** Sends requests to peers and answers theirs; see the module comment. */
 export class Forwarder {
   #o: ForwarderOptions;
@@ -147,10 +156,18 @@ export class Forwarder {
     }, timeoutMs);
     this.#pending.set(id, { to, resolve, timer, keep: request.op === "membership" });
     const wire: Wire = { t: "req", id, req: request };
-    if (!this.#o.send(to, wire)) {
+    // A write or read held for a peer that is down could reach it much later and take
+    // effect then: it is sent only over a live connection, else it certainly was not sent.
+    // Membership notices may wait for the connection (a removed node must still hear).
+    const connectedOnly = request.op !== "membership";
+    if (!this.#o.send(to, wire, { connectedOnly })) {
       clearTimeout(timer);
       this.#pending.delete(id);
-      return Promise.resolve({ ok: false, code: "no_leader", message: `cannot reach ${to}` });
+      return Promise.resolve({
+        ok: false,
+        code: unreachableCode,
+        message: `cannot reach ${to} now; the request was not sent`,
+      });
     }
     return promise;
   }

@@ -462,6 +462,27 @@ export class GroupHost {
     return this.#soft.leader;
   }
 
+  /**
+   * Resolves to a known leader other than `previous` (one that could not be reached), or to
+   * null after `timeoutMs`.
+   */
+  async waitForOtherLeader(previous: NodeId, timeoutMs: number): Promise<NodeId | null> {
+    const deadlineMs = performance.now() + timeoutMs;
+    for (;;) {
+      const leader = this.#soft.leader;
+      if (leader !== null && leader !== previous) return leader;
+      const leftMs = deadlineMs - performance.now();
+      if (this.#closed || leftMs <= 0) return null;
+      if (this.#leaderWaiters.length >= (this.#o.waitersMax ?? 16384)) return null;
+      const { promise, resolve } = Promise.withResolvers<void>();
+      const timer = setTimeout(resolve, leftMs);
+      this.#leaderWaiters.push(resolve);
+      await promise;
+      clearTimeout(timer);
+      this.#leaderWaiters = this.#leaderWaiters.filter((w) => w !== resolve);
+    }
+  }
+
   /** Stops serving: every waiter is rejected; waits for the Ready in progress. Idempotent. */
   async close(): Promise<void> {
     this.#closed = true;

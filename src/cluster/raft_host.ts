@@ -91,6 +91,9 @@ export interface RaftHostOptions {
   observer?: RaftObserver;
 }
 
+/** WAL entry data a standalone node keeps in memory (the core reads back only its newest). */
+const standaloneWalCacheBytes = 1024 * 1024;
+
 /** Default of RaftHostOptions.snapshotEntries. */
 export const snapshotEntriesDefault = 10_000;
 
@@ -141,8 +144,8 @@ export class RaftHost {
       if (addr !== "") this.#addresses.set(id, addr); // "": a standalone node has no peer port
     }
     this.#forwarder = new Forwarder({
-      send: (to, message) =>
-        this.#transport?.send(to, { groupId: forwardGroupId, message }) ?? false,
+      send: (to, message, sendOptions) =>
+        this.#transport?.send(to, { groupId: forwardGroupId, message }, sendOptions) ?? false,
       serve: (from, request) => this.#serveForwarded(from, request),
     });
     this.#dataDir = options.dataDir;
@@ -176,6 +179,8 @@ export class RaftHost {
     const wal = await openWal(join(options.dataDir, "wal"), {
       sync: walSync.mode,
       syncIntervalMs: walSync.intervalMs,
+      // Entry data is kept for followers that lag; alone, nobody reads it back.
+      ...(options.peerListen === undefined ? { cacheBytesMax: standaloneWalCacheBytes } : {}),
       logger: options.logger.child({ component: "wal" }),
       beforeSync: faults === undefined ? undefined : () => faults.beforeSync(),
       observer: options.observer?.wal,

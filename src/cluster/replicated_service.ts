@@ -9,7 +9,7 @@
 import type { NodeId } from "../raft/mod.ts";
 import { type ApplyResult, encodeCommand, type KvCommand } from "./command.ts";
 import { Coalescer } from "./coalescer.ts";
-import type { ForwardRequest, ForwardResponse } from "./forwarding.ts";
+import { type ForwardRequest, type ForwardResponse, unreachableCode } from "./forwarding.ts";
 import { isNotLeader, notAppliedError, outcomeUnknownError } from "./group_host.ts";
 import { listStore, storeStatus } from "./store_view.ts";
 import {
@@ -161,6 +161,10 @@ export class ReplicatedKvService implements KvService {
         return resp.result;
       }
       if (resp.code === "not_leader") continue; // the peer did not propose it: safe to retry
+      if (resp.code === unreachableCode) {
+        await this.#otherLeader(leader); // it was never sent: wait for a leader we can reach
+        continue;
+      }
       throw new KvServiceError(resp.code as KvServiceError["code"], resp.message);
     }
     throw notAppliedError("the leader kept changing; the write was not applied; retry");
@@ -202,6 +206,10 @@ export class ReplicatedKvService implements KvService {
         }
         if (!resp.ok) {
           if (resp.code === "not_leader") continue;
+          if (resp.code === unreachableCode) {
+            await this.#otherLeader(leader);
+            continue;
+          }
           if (resp.code === "unsupported" && op === "lease-read") {
             op = "read-index"; // a leader that predates lease reads: ask it for a ReadIndex
             continue;
@@ -243,6 +251,19 @@ export class ReplicatedKvService implements KvService {
   #pause(): Promise<void> {
     const t = this.#host.timing;
     return new Promise((resolve) => setTimeout(resolve, t.heartbeatTicks * t.tickMs * 2));
+  }
+
+  /**
+   * Waits (as long as #leader would) for a leader other than `unreachable`, whose connection
+   * is down: most likely it died and the others are electing a successor.
+   */
+  async #otherLeader(unreachable: NodeId): Promise<void> {
+    const t = this.#host.timing;
+    const waitMs = Math.min(t.proposalTimeoutMs, 3 * 2 * t.electionTicks * t.tickMs);
+    const leader = await this.#group().waitForOtherLeader(unreachable, waitMs);
+    if (leader === null) {
+      throw notAppliedError(`the leader ${unreachable} cannot be reached and no other was elected`);
+    }
   }
 
   /** The leader, waiting up to a few election timeouts for one; throws "no_leader". */

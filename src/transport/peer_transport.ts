@@ -272,13 +272,15 @@ export class PeerTransport {
   /**
    * Queues `envelope` for `to` without blocking; it leaves in the next flush, in order with
    * everything else sent to `to`. Returns false when `to` is not a known peer or the
-   * transport is closed. A full queue drops its oldest envelope (counted in queueDrops).
-   * Throws RangeError for an invalid group id.
+   * transport is closed, and with `connectedOnly` also when no connection to `to` is up (so
+   * the envelope is not held to be delivered whenever one is). A full queue drops its oldest
+   * envelope (counted in queueDrops). Throws RangeError for an invalid group id.
    */
-  send(to: NodeId, envelope: Envelope): boolean {
+  send(to: NodeId, envelope: Envelope, options: { connectedOnly?: boolean } = {}): boolean {
     if (!isGroupId(envelope.groupId)) throw new RangeError(`invalid groupId ${envelope.groupId}`);
     const link = this.#links.get(to);
     if (!link || this.#closed) return false;
+    if (options.connectedOnly === true && link.fc === null) return false;
     this.#submit(link, envelope);
     return true;
   }

@@ -48,6 +48,37 @@ Deno.test("a request without an answer resolves undefined after its timeout", as
   assert.ok(Date.now() - started >= 45);
 });
 
+Deno.test("writes and reads go only over a live connection; membership calls may wait for one", async () => {
+  const asked: { op: string; connectedOnly: boolean }[] = [];
+  const forwarder = new Forwarder({
+    send: (_to, message, options) => {
+      const op = (message as { req: ForwardRequest }).req.op;
+      asked.push({ op, connectedOnly: options?.connectedOnly === true });
+      return options?.connectedOnly !== true; // the leader's connection is down
+    },
+    serve: () => Promise.resolve({ ok: true }),
+  });
+  const propose: ForwardRequest = { op: "propose", group: 1, command: new Uint8Array([1]) };
+  assert.deepEqual(await forwarder.request("b", propose, 60_000), {
+    ok: false,
+    code: "unreachable",
+    message: "cannot reach b now; the request was not sent",
+  });
+  assert.deepEqual(await forwarder.request("b", readIndex, 60_000), {
+    ok: false,
+    code: "unreachable",
+    message: "cannot reach b now; the request was not sent",
+  });
+  const notice: ForwardRequest = { op: "membership", group: 1, call: "removed", index: 7 };
+  const waiting = forwarder.request("b", notice, 30);
+  assert.equal(await waiting, undefined, "queued for the connection, then timed out unanswered");
+  assert.deepEqual(asked, [
+    { op: "propose", connectedOnly: true },
+    { op: "read-index", connectedOnly: true },
+    { op: "membership", connectedOnly: false },
+  ]);
+});
+
 Deno.test("abandoning a peer resolves its waiting requests at once", async () => {
   const { a, link } = pair(() => Promise.resolve({ ok: true }));
   link.drop = true;

@@ -236,6 +236,31 @@ Deno.test("keeps redialing a peer that is down, with bounded backoff", async () 
   }
 });
 
+Deno.test("send with connectedOnly refuses while the peer is down and sends once it is up", async () => {
+  const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = probe.addr.port;
+  probe.close();
+  const n1 = await startNode("n1", { peers: { n2: `127.0.0.1:${port}` } });
+  let n2: Awaited<ReturnType<typeof startNode>> | null = null;
+  try {
+    await waitFor(() => n1.transport.stats().dialFailures >= 1, "a failed dial");
+    const down = n1.transport.send("n2", { groupId: 0, message: "not held" }, {
+      connectedOnly: true,
+    });
+    assert.equal(down, false, "refused while no connection is up");
+    assert.equal(n1.transport.stats().peers.n2.queued, 0, "nothing was queued");
+    n2 = await startNode("n2", { listen: { port }, peers: { n1: addrOf(n1) } });
+    await waitFor(() => n1.transport.stats().peers.n2.connected, "the connection");
+    const up = n1.transport.send("n2", { groupId: 0, message: "sent" }, { connectedOnly: true });
+    assert.equal(up, true);
+    await waitFor(() => n2!.received.length === 1, "the delivery");
+    assert.equal(n2.received[0].envelope.message, "sent");
+  } finally {
+    await n1.transport.close();
+    await n2?.transport.close();
+  }
+});
+
 Deno.test("close ends every connection and frees the port", async () => {
   const nodes = await startCluster(["n1", "n2", "n3"]);
   const port = nodes[0].transport.addr.port;
