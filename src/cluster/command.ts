@@ -1,6 +1,7 @@
 /**
  * The commands a replicated group's log carries and what applying one yields. A command is
- * encoded as MessagePack in a normal Raft entry; every replica applies it to its store with
+ * encoded in a normal Raft entry: an unconditional put or delete (most writes) in a compact
+ * binary form, anything else as MessagePack; every replica applies it to its store with
  * seq = the entry's index, so a key's version is the Raft index that wrote it. Applying is
  * deterministic: the same command on the same state gives the same result on every replica.
  */
@@ -36,13 +37,51 @@ export const commandBytesMax = 128 * 1024 * 1024;
 const encoder = new Encoder({ ignoreUndefined: true });
 const decoder = new Decoder({ maxBinLength: commandBytesMax, maxStrLength: 1024 });
 
-/** The MessagePack bytes of a command. */
+/**
+ * First byte of the compact forms. MessagePack encodes a command (a map) with a first byte of
+ * 0x80 or above, so these small values cannot be mistaken for one.
+ */
+const compactPut = 0x01;
+const compactDelete = 0x02;
+/** Compact form: tag (1 byte), key length (u32, big-endian), key, then a put's value. */
+const compactHeaderBytes = 5;
+
+function encodeCompact(tag: number, key: Bytes, value?: Bytes): Uint8Array {
+  const out = new Uint8Array(compactHeaderBytes + key.byteLength + (value?.byteLength ?? 0));
+  out[0] = tag;
+  new DataView(out.buffer).setUint32(1, key.byteLength);
+  out.set(key, compactHeaderBytes);
+  if (value !== undefined) out.set(value, compactHeaderBytes + key.byteLength);
+  return out;
+}
+
+function decodeCompact(data: Uint8Array): KvCommand {
+  if (data.byteLength < compactHeaderBytes) throw new TypeError("truncated compact command");
+  const keyBytes = new DataView(data.buffer, data.byteOffset, data.byteLength).getUint32(1);
+  const keyEnd = compactHeaderBytes + keyBytes;
+  if (keyEnd > data.byteLength) throw new TypeError("compact command: key runs past its end");
+  const key = data.subarray(compactHeaderBytes, keyEnd);
+  if (data[0] === compactPut) return { op: "put", key, value: data.subarray(keyEnd) };
+  if (keyEnd !== data.byteLength) throw new TypeError("compact delete with trailing bytes");
+  return { op: "delete", key };
+}
+
+/** The bytes of a command in an entry. */
 export function encodeCommand(command: KvCommand): Uint8Array {
+  if (command.op !== "batch" && command.condition === undefined) {
+    return command.op === "put"
+      ? encodeCompact(compactPut, command.key, command.value)
+      : encodeCompact(compactDelete, command.key);
+  }
   return encoder.encode(command);
 }
 
-/** Decodes an entry's data; throws TypeError when it is not a command (a corrupt log). */
+/**
+ * Decodes an entry's data; throws TypeError when it is not a command (a corrupt log). A
+ * compact command's key and value are views of `data`.
+ */
 export function decodeCommand(data: Uint8Array): KvCommand {
+  if (data[0] === compactPut || data[0] === compactDelete) return decodeCompact(data);
   const value = decoder.decode(data) as { op?: unknown };
   if (typeof value !== "object" || value === null) throw new TypeError("entry is not a command");
   if (value.op === "put" || value.op === "delete" || value.op === "batch") {

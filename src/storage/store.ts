@@ -41,6 +41,7 @@ import {
   writeRecord,
 } from "./record.ts";
 import { MERGE_MANIFEST, recover, type SegmentMeta } from "./recovery.ts";
+import { writeAll, writeAllBounded, writeAllSync } from "./file_write.ts";
 import { hintPath, segmentPath, syncDir } from "./segment_files.ts";
 import { SegmentScanner } from "./segment_scanner.ts";
 import type {
@@ -105,31 +106,6 @@ class Mutex {
     const result = this.#tail.then(fn);
     this.#tail = result.then(() => {}, () => {});
     return result;
-  }
-}
-
-async function writeAll(file: Deno.FsFile, buf: Uint8Array): Promise<void> {
-  let done = 0;
-  while (done < buf.byteLength) {
-    const n = await file.write(buf.subarray(done));
-    if (n <= 0) throw new Error("write made no progress");
-    done += n;
-  }
-}
-
-/**
- * Writes all of `buf` with blocking writes. The durable group commit uses it: appending one
- * group (kilobytes, to the page cache) takes ~15 µs blocking, while an async write's trip
- * through the thread pool adds ~100-150 µs to every group's write -> fdatasync cycle and
- * more main-thread CPU than the copy itself. Durability is unchanged: fdatasync still
- * follows before any write of the group is acknowledged.
- */
-function writeAllSync(file: Deno.FsFile, buf: Uint8Array): void {
-  let done = 0;
-  while (done < buf.byteLength) {
-    const n = file.writeSync(buf.subarray(done));
-    if (n <= 0) throw new Error("write made no progress");
-    done += n;
   }
 }
 
@@ -661,11 +637,10 @@ export class SegmentStore implements Store, MergeHost {
     const buf = accepted.length === 1 ? accepted[0].buf : concat(accepted, bytes);
     const start = this.active.meta.sizeBytes;
     try {
-      // Durable groups are few and large: a blocking append beats the thread-pool round
-      // trip. Without per-group fdatasync, groups are small and frequent, and the
-      // asynchronous write keeps that syscall work off the event loop.
+      // A durable group's blocking append beats the thread-pool round trip before its
+      // fdatasync (which follows before any write of the group is acknowledged).
       if (this.cfg.sync === "always") writeAllSync(this.active.writer, buf);
-      else await writeAll(this.active.writer, buf);
+      else await writeAllBounded(this.active.writer, buf);
       if (this.cfg.sync === "always") await this.#syncActive(accepted.length);
     } catch (err) {
       await this.#undoAppend(start);

@@ -22,6 +22,38 @@ Deno.test("a command survives an encode/decode round trip with its bytes and con
   assert.deepEqual(decodeCommand(encodeCommand(command)), command);
 });
 
+Deno.test("unconditional puts and deletes round-trip in their compact form", () => {
+  const cases: Exclude<KvCommand, { op: "batch" }>[] = [
+    { op: "put", key: t("k"), value: t("value") },
+    { op: "put", key: t("a/b c"), value: new Uint8Array(0) },
+    { op: "put", key: new Uint8Array([0, 255, 1]), value: new Uint8Array(70_000).fill(7) },
+    { op: "delete", key: t("gone") },
+  ];
+  for (const command of cases) {
+    const bytes = encodeCommand(command);
+    assert.ok(bytes[0] === 1 || bytes[0] === 2, "the compact form");
+    const key = command.key.byteLength;
+    const value = command.op === "put" ? command.value.byteLength : 0;
+    assert.equal(bytes.byteLength, 5 + key + value, "no more than tag, length, key and value");
+    assert.deepEqual(decodeCommand(bytes), command);
+  }
+  // A conditional write and a batch keep the general form.
+  const conditional = encodeCommand({ op: "delete", key: t("k"), condition: { present: true } });
+  assert.ok(conditional[0] >= 0x80);
+  const batch = encodeCommand({ op: "batch", ops: [{ type: "delete", key: t("k") }] });
+  assert.ok(batch[0] >= 0x80);
+});
+
+Deno.test("a damaged compact command is refused", () => {
+  const put = encodeCommand({ op: "put", key: t("key"), value: t("v") });
+  assert.throws(() => decodeCommand(put.subarray(0, 4)), /truncated/);
+  const longKey = put.slice();
+  new DataView(longKey.buffer).setUint32(1, 1000);
+  assert.throws(() => decodeCommand(longKey), /past its end/);
+  const del = encodeCommand({ op: "delete", key: t("key") });
+  assert.throws(() => decodeCommand(new Uint8Array([...del, 9])), /trailing/);
+});
+
 Deno.test("decoding an entry that is not a command throws", () => {
   assert.throws(() => decodeCommand(encodeCommand({ op: "nope" } as unknown as KvCommand)));
   assert.throws(() => decodeCommand(new Uint8Array([0xc0])));

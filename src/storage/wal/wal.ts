@@ -35,6 +35,7 @@ import {
 import type { WalRecord } from "./record.ts";
 import { applyRecord, recoverWal } from "./recovery.ts";
 import type { WalState } from "./recovery.ts";
+import { writeAll, writeAllBounded } from "../file_write.ts";
 import type {
   GroupId,
   WalAppend,
@@ -119,15 +120,6 @@ function ioError(err: unknown, what: string): StoreError {
   }
   const message = err instanceof Error ? err.message : String(err);
   return new StoreIoError(`${what}: ${message}`, { cause: err });
-}
-
-async function writeAll(file: Deno.FsFile, buf: Uint8Array): Promise<void> {
-  let done = 0;
-  while (done < buf.byteLength) {
-    const n = await file.write(buf.subarray(done));
-    if (n <= 0) throw new Error("write made no progress");
-    done += n;
-  }
 }
 
 function assertCount(n: number, what: string): void {
@@ -448,7 +440,7 @@ export class Wal {
     let syncMs = 0;
     try {
       await this.#cutFailedTail();
-      await writeAll(active.file, buf);
+      await writeAllBounded(active.file, buf);
       this.#counters.bytesWritten += bytes;
       this.#counters.flushes++;
       if (this.cfg.sync === "always") {
