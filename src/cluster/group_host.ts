@@ -74,6 +74,22 @@ export interface GroupHostOptions {
    * apply every committed entry. Default 0: no quota.
    */
   diskBytesMax?: number;
+  /**
+   * Rebuilds the core from what the WAL holds, as a restart would. Given, a full disk (the
+   * WAL or the store refused a write) does not stop the group: the core restarts from its
+   * durable state, writes are refused with "disk_full" for a while, then tried again.
+   * Without it a full disk fails the group like any I/O error.
+   */
+  restartNode?: () => RaftNode;
+}
+
+/** The first pause after a full disk; it doubles up to diskFullPauseMsMax while it stays full. */
+const diskFullPauseMs = 250;
+const diskFullPauseMsMax = 5000;
+
+function isDiskFull(error: unknown): boolean {
+  return typeof error === "object" && error !== null &&
+    (error as { code?: unknown }).code === "disk_full";
 }
 
 interface ProposalWaiter {
@@ -280,6 +296,7 @@ export class GroupHost {
   propose(command: KvCommand, encoded?: Uint8Array): Promise<ApplyResult> {
     this.#checkOpen();
     this.#checkRoom();
+    this.checkDiskFull();
     const data = encoded ?? encodeCommand(command);
     this.#checkQuota(data.byteLength);
     const pos = this.#dropGuard(() => this.#node.propose(data));
@@ -486,6 +503,7 @@ export class GroupHost {
   /** Stops serving: every waiter is rejected; waits for the Ready in progress. Idempotent. */
   async close(): Promise<void> {
     this.#closed = true;
+    clearTimeout(this.#diskFullTimer);
     this.#rejectAll(new KvServiceError("closed", "the node is stopping"));
     for (const w of this.#leaderWaiters.splice(0)) w();
     for (let i = 0; i < 1000 && this.#running !== undefined; i++) await this.#running;
@@ -557,8 +575,76 @@ export class GroupHost {
       }
       if (!this.#closed && this.#node.hasReady()) this.#again = true;
     } catch (error) {
-      this.#fail(error);
+      if (isDiskFull(error) && this.#o.restartNode !== undefined && !this.#closed) {
+        this.#recoverFromFullDisk(error);
+      } else {
+        this.#fail(error);
+      }
     }
+  }
+
+  /** Writes are refused until this performance.now() time after the disk filled up. */
+  #diskFullUntilMs = 0;
+  #diskFullPauseMs = 0;
+  #diskFullTimer: ReturnType<typeof setTimeout> | undefined;
+
+  /**
+   * Throws "disk_full" while the group waits out a full disk: the write would not be
+   * applied now. Called before a write waits for a leader.
+   */
+  checkDiskFull(): void {
+    if (performance.now() < this.#diskFullUntilMs) {
+      throw new KvServiceError(
+        "disk_full",
+        "the disk is full: the write was not applied; free space (or delete keys) and retry",
+      );
+    }
+  }
+
+  /**
+   * The WAL or the store could not write for lack of space. The core restarts from what the
+   * WAL holds, as after a crash (Raft allows a leader to lose what it had not persisted):
+   * entries that never reached the WAL are gone, so their writes were not applied here (with
+   * other voters, one may have kept them: the outcome is unknown). Entries the WAL holds
+   * stay, and their writes keep waiting to be applied. After a pause (doubling while the
+   * disk stays full) a node alone campaigns again; in a cluster it follows the leader.
+   */
+  #recoverFromFullDisk(error: unknown): void {
+    const durable = this.#o.logStore.lastIndex();
+    const alone = this.#node.isSoleVoter();
+    this.#node = this.#o.restartNode!();
+    for (const [index, w] of this.#proposals) {
+      if (index <= durable) continue;
+      this.#proposals.delete(index);
+      w.reject(
+        alone
+          ? new KvServiceError(
+            "disk_full",
+            `the disk is full: the ${w.kind} was not applied; free space and retry`,
+          )
+          : outcomeUnknownError(`the disk filled up while the ${w.kind} was in flight`),
+      );
+    }
+    for (const [seq, w] of this.#reads) {
+      clearTimeout(w.timer);
+      w.reject(notAppliedError("the disk filled up before the read was confirmed; retry"));
+      this.#reads.delete(seq);
+    }
+    const status = this.#node.status();
+    this.#onSoftState({ role: status.role, leader: status.leader });
+    this.#diskFullPauseMs = Math.min(
+      diskFullPauseMsMax,
+      this.#diskFullPauseMs === 0 ? diskFullPauseMs : this.#diskFullPauseMs * 2,
+    );
+    this.#diskFullUntilMs = performance.now() + this.#diskFullPauseMs;
+    this.#o.logger.error("the disk is full: writes are refused, then tried again", {
+      group: this.groupId,
+      error,
+      durable_index: durable,
+      retry_in_ms: this.#diskFullPauseMs,
+    });
+    clearTimeout(this.#diskFullTimer);
+    this.#diskFullTimer = setTimeout(() => this.campaignIfAlone(), this.#diskFullPauseMs);
   }
 
   #sendAll(messages: Message[]): void {
@@ -587,6 +673,7 @@ export class GroupHost {
     ]);
     if (persisted.status === "rejected") throw persisted.reason;
     if (applied.status === "rejected") throw applied.reason;
+    if (rd.entries.length > 0) this.#diskFullPauseMs = 0; // the disk took entries again
     if (!leading) this.#sendAll(rd.messages);
     if (rd.softState !== undefined) this.#onSoftState(rd.softState);
     if (durable < committed.length) {
@@ -654,6 +741,10 @@ export class GroupHost {
   }
 
   async #apply(entries: Entry[]): Promise<void> {
+    // A core restarted after a full disk hands out again entries applied before it.
+    if (entries.length > 0 && entries[0].index <= this.#applied) {
+      entries = entries.filter((e) => e.index > this.#applied);
+    }
     for (let at = 0; at < entries.length; at += applyWindowEntriesMax) {
       const window = entries.length <= applyWindowEntriesMax
         ? entries

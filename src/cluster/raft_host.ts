@@ -440,6 +440,7 @@ export class RaftHost {
         onConfChange: (change, index) => this.#onConfChange(groupId, change, index),
         snapshots,
         reopenStore: openStore,
+        restartNode: () => restartRaftNode(config, logStore),
       }),
     );
   }

@@ -136,6 +136,7 @@ export class ReplicatedKvService implements KvService {
 
   async #propose(command: KvCommand): Promise<ApplyResult> {
     const group = this.#group();
+    group.checkDiskFull();
     let encoded: Uint8Array | undefined;
     for (let hop = 0; hop < hopsMax; hop++) {
       if (hop > 0) await this.#pause();
