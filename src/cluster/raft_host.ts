@@ -189,6 +189,7 @@ export class RaftHost {
     try {
       await host.#openGroup(defaultGroupId, options);
       if (options.peerListen === undefined) {
+        host.#checkAlone();
         // Alone: no election timeout to wait for, and nobody else could win one.
         for (const group of host.#groups.values()) group.campaignIfAlone();
         return host.#startTicker(options.timing.tickMs);
@@ -220,6 +221,23 @@ export class RaftHost {
       }
     }, tickMs);
     return this;
+  }
+
+  /**
+   * A node started without --cluster must be its group's only member: one whose log names
+   * others could never reach them, so it would wait for a leader forever.
+   */
+  #checkAlone(): void {
+    for (const group of this.#groups.values()) {
+      const { voters, learners } = group.status().conf;
+      const others = [...voters, ...learners].filter((id) => id !== this.nodeId);
+      if (others.length > 0) {
+        throw new Error(
+          `this data directory belongs to a cluster (its log names ${others.join(", ")} as ` +
+            `members): start the node with --peer and --cluster as before`,
+        );
+      }
+    }
   }
 
   /** True when this node runs no peer transport: a cluster of one that cannot grow as it is. */

@@ -115,6 +115,33 @@ Deno.test({
 });
 
 Deno.test({
+  name: "a member's data directory started without --cluster is refused, naming the other members",
+  ...opts,
+  fn: () =>
+    withTempDir(async (dir) => {
+      const secretFile = join(dir, "secret");
+      await Deno.writeTextFile(secretFile, "a-cluster-secret-of-enough-bytes");
+      const freePort = () => {
+        const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+        const port = (l.addr as Deno.NetAddr).port;
+        l.close();
+        return port;
+      };
+      const data = join(dir, "n1");
+      const members = `n1=127.0.0.1:${freePort()},n2=127.0.0.1:${freePort()}`;
+      const member = await startNode(
+        configFor(data, ["--cluster", members, "--secret-file", secretFile]),
+        { logger: silent },
+      );
+      await member.close(); // its log now names n1 and n2 (no leader: n2 never came)
+      await assert.rejects(
+        startNode(configFor(data), { logger: silent }),
+        /belongs to a cluster \(its log names n2 as members\)/,
+      );
+    }),
+});
+
+Deno.test({
   name: "past --disk-quota a standalone node answers 507 and keeps what it acknowledged",
   ...opts,
   fn: () =>
