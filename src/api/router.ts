@@ -157,10 +157,12 @@ class ApiRouter {
    * the same answer. This path is most of a read-heavy node's CPU, so it is kept lean.
    */
   #fastGet(request: Request): Response | undefined {
-    const getCached = this.#state.service.getCached;
+    const service = this.#state.service;
+    const getCached = service.getCached;
     if (getCached === undefined || request.method !== "GET" || this.#state.stopping) {
       return undefined;
     }
+    if (service.servesCachedNow?.() === false) return undefined;
     const startMs = performance.now();
     const rawUrl = request.url;
     if (rawUrl.length > urlLengthMax) return undefined;

@@ -162,6 +162,11 @@ export interface KvService {
    * waiting (then call get). Only services whose get is a local read may offer it.
    */
   getCached?(key: Bytes): KvValue | null | undefined;
+  /**
+   * Optional: false when getCached would answer undefined for every key now (a replica that
+   * must confirm a read point first), so the caller can skip trying it.
+   */
+  servesCachedNow?(): boolean;
   /** Writes key=value when the condition (if any) holds. */
   put(key: Bytes, value: Bytes, options?: KvWriteOptions): Promise<KvPutResult>;
   /**

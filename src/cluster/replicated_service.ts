@@ -72,6 +72,11 @@ export class ReplicatedKvService implements KvService {
     return { value: found.value, version: found.seq };
   }
 
+  /** True while getCached can answer: this node leads its group alone (see readsLocally). */
+  servesCachedNow(): boolean {
+    return this.#group().readsLocally;
+  }
+
   /** From memory, only where a local read is linearizable now (a leader alone in its group). */
   getCached(key: Bytes): KvValue | null | undefined {
     const group = this.#group();

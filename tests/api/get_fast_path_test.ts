@@ -33,9 +33,14 @@ const encoder = new TextEncoder();
 class CountingService implements KvService {
   gets = 0;
   cachedGets = 0;
+  /** When set, what servesCachedNow answers instead of the real service. */
+  servesCached: boolean | undefined;
 
   constructor(readonly inner: ReplicatedKvService) {}
 
+  servesCachedNow(): boolean {
+    return this.servesCached ?? this.inner.servesCachedNow();
+  }
   get(key: Bytes, read?: KvReadOptions): Promise<KvValue | undefined> {
     this.gets++;
     return this.inner.get(key, read);
@@ -122,6 +127,20 @@ Deno.test("a cached value is answered from memory with its bytes, type and ETag"
     assert.equal(res.headers.get("etag"), etag);
     assert.equal(service.cachedGets, 1);
     assert.equal(service.gets, 0);
+  });
+});
+
+Deno.test("a service that cannot serve from memory now is not asked to", async () => {
+  await withApi({}, async ({ service, send }) => {
+    await (await send("PUT", "/kv/k1", { body: "hello" })).body?.cancel();
+    service.servesCached = false; // a replica that must confirm a read point first
+    const res = await send("GET", "/kv/k1");
+    assert.equal(await res.text(), "hello");
+    assert.equal(service.cachedGets, 0);
+    assert.equal(service.gets, 1);
+    service.servesCached = undefined;
+    assert.equal(await (await send("GET", "/kv/k1")).text(), "hello");
+    assert.equal(service.cachedGets, 1);
   });
 });
 
