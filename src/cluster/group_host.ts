@@ -464,30 +464,16 @@ export class GroupHost {
     return promise;
   }
 
-  /** Resolves to the leader once one is known, or to null after `timeoutMs`. */
-  async waitForLeader(timeoutMs: number): Promise<NodeId | null> {
-    if (this.#soft.leader !== null || this.#closed) return this.#soft.leader;
-    if (this.#leaderWaiters.length >= (this.#o.waitersMax ?? 16384)) return null;
-    const { promise, resolve } = Promise.withResolvers<void>();
-    const timer = setTimeout(() => {
-      this.#leaderWaiters = this.#leaderWaiters.filter((w) => w !== resolve);
-      resolve();
-    }, timeoutMs);
-    this.#leaderWaiters.push(resolve);
-    await promise;
-    clearTimeout(timer);
-    return this.#soft.leader;
-  }
-
   /**
-   * Resolves to a known leader other than `previous` (one that could not be reached), or to
-   * null after `timeoutMs`.
+   * Resolves to the leader once one is known (with `unreachable`, one other than that: a
+   * leader this node could not reach), or to null after `timeoutMs`.
    */
-  async waitForOtherLeader(previous: NodeId, timeoutMs: number): Promise<NodeId | null> {
-    const deadlineMs = performance.now() + timeoutMs;
+  async waitForLeader(timeoutMs: number, unreachable?: NodeId): Promise<NodeId | null> {
+    let deadlineMs: number | undefined;
     for (;;) {
       const leader = this.#soft.leader;
-      if (leader !== null && leader !== previous) return leader;
+      if (leader !== null && leader !== unreachable) return leader;
+      deadlineMs ??= performance.now() + timeoutMs;
       const leftMs = deadlineMs - performance.now();
       if (this.#closed || leftMs <= 0) return null;
       if (this.#leaderWaiters.length >= (this.#o.waitersMax ?? 16384)) return null;

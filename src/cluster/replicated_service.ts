@@ -266,7 +266,7 @@ export class ReplicatedKvService implements KvService {
   async #otherLeader(unreachable: NodeId): Promise<void> {
     const t = this.#host.timing;
     const waitMs = Math.min(t.proposalTimeoutMs, 3 * 2 * t.electionTicks * t.tickMs);
-    const leader = await this.#group().waitForOtherLeader(unreachable, waitMs);
+    const leader = await this.#group().waitForLeader(waitMs, unreachable);
     if (leader === null) {
       throw notAppliedError(`the leader ${unreachable} cannot be reached and no other was elected`);
     }

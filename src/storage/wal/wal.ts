@@ -380,7 +380,8 @@ export class Wal {
   /**
    * Syncs the active file if writes since its last sync were acknowledged unsynced. Runs in
    * the flush loop (or at close), never beside a flush. A failed sync fails the WAL as a
-   * failed flush sync does: what those writes hold can no longer be trusted.
+   * failed flush sync does (what those writes hold can no longer be trusted), except for a
+   * full disk, which is tried again.
    */
   async #syncActive(): Promise<void> {
     this.#syncWanted = false;
@@ -392,6 +393,11 @@ export class Wal {
       await this.#syncData(active.file);
     } catch (err) {
       const failure = ioError(err, `WAL sync of ${walFilePath(this.dir, active.id)}`);
+      if (failure instanceof DiskFullError) {
+        this.#unsynced = true; // nothing was lost: the next interval tries again
+        this.logger.warn("WAL sync failed: the disk is full; will retry", { err: failure });
+        return;
+      }
       this.#failed = failure;
       this.logger.error("WAL sync failed; refusing further appends until reopened", {
         err: failure,
