@@ -268,14 +268,15 @@ export class GroupHost {
   /** Advances the core's clock by one tick, and expires proposals waiting too long. */
   tick(): void {
     this.expireProposals();
-    if (this.#failed !== undefined || this.#closed) return;
+    if (this.#failed !== undefined || this.#closed || this.#diskFullPaused()) return;
     this.#node.tick();
     this.#kick();
   }
 
   /** Feeds a message received from a peer (already checked to come from `from`). */
   step(message: Message): void {
-    if (this.#failed !== undefined || this.#closed) return;
+    // Paused by a full disk: like a node cut off, it neither hears nor answers.
+    if (this.#failed !== undefined || this.#closed || this.#diskFullPaused()) return;
     if (message.type === "snapshot" && this.#o.snapshots !== undefined) {
       // The core sees a snapshot only once its image is here (fetched in the background).
       const admitted = this.#o.snapshots.admit(message, this.#applied, () => this.step(message));
@@ -569,6 +570,10 @@ export class GroupHost {
     }
   }
 
+  #diskFullPaused(): boolean {
+    return this.#diskFullUntilMs > 0 && performance.now() < this.#diskFullUntilMs;
+  }
+
   /** Writes are refused until this performance.now() time after the disk filled up. */
   #diskFullUntilMs = 0;
   #diskFullPauseMs = 0;
@@ -579,7 +584,7 @@ export class GroupHost {
    * applied now. Called before a write waits for a leader.
    */
   checkDiskFull(): void {
-    if (performance.now() < this.#diskFullUntilMs) {
+    if (this.#diskFullPaused()) {
       throw new KvServiceError(
         "disk_full",
         "the disk is full: the write was not applied; free space (or delete keys) and retry",
