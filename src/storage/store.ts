@@ -548,18 +548,13 @@ export class SegmentStore implements Store, MergeHost {
         n++;
       }
       const group = this.#queue.splice(0, n);
-      let failure: unknown;
       try {
-        failure = await this.ioMutex.run(() => this.#flushGroup(group));
+        // A failed group fails the writes behind it too (see #failWrites).
+        await this.ioMutex.run(() => this.#flushGroup(group));
       } catch (err) {
         this.logger.error("write group failed unexpectedly", { err });
-        for (const p of group) p.reject(err);
-        failure = err;
+        this.#failWrites(group, err);
       }
-      // Writes take effect in queue order or not at all: once a group failed, the writes
-      // queued behind it fail too, so no later write is applied after an earlier one failed
-      // (a replica applying its log in order must never leave a gap).
-      if (failure !== undefined) { for (const p of this.#queue.splice(0)) p.reject(failure); }
     }
   }
 
@@ -608,16 +603,16 @@ export class SegmentStore implements Store, MergeHost {
     return accepted;
   }
 
-  /** Writes one group; resolves to the I/O error that failed it, if any. */
-  async #flushGroup(group: Pending[]): Promise<StoreError | undefined> {
+  /** Writes one group; on an I/O error fails it and the writes behind it (#failWrites). */
+  async #flushGroup(group: Pending[]): Promise<void> {
     if (this.#truncateTo !== undefined) {
       try {
         await this.active.writer.truncate(this.#truncateTo);
         this.#truncateTo = undefined;
       } catch (err) {
         const e = ioError(err, "could not undo an earlier failed write");
-        for (const p of group) p.reject(e);
-        return e;
+        this.#failWrites(group, e);
+        return;
       }
     }
     const accepted = this.#admit(group);
@@ -630,8 +625,8 @@ export class SegmentStore implements Store, MergeHost {
         await this.#roll();
       } catch (err) {
         const e = ioError(err, "could not start a new segment");
-        for (const p of accepted) p.reject(e);
-        return e;
+        this.#failWrites(accepted, e);
+        return;
       }
     }
     const buf = accepted.length === 1 ? accepted[0].buf : concat(accepted, bytes);
@@ -646,8 +641,8 @@ export class SegmentStore implements Store, MergeHost {
       await this.#undoAppend(start);
       const e = ioError(err, "write failed");
       this.logger.warn("write group failed; its writes were not applied", { err: e.message });
-      for (const p of accepted) p.reject(e);
-      return e;
+      this.#failWrites(accepted, e);
+      return;
     }
     this.active.meta.sizeBytes = start + bytes;
     if (this.cfg.sync !== "always") this.#dirty = true;
@@ -665,6 +660,21 @@ export class SegmentStore implements Store, MergeHost {
       }
     }
     this.maybeMerge();
+  }
+
+  /**
+   * Fails `group` and every write queued behind it. Writes take effect in queue order or not
+   * at all: no later write is applied after an earlier one failed (a replica applying its log
+   * in order must never leave a gap). This runs before any caller hears of the failure: none
+   * of these writes took effect, so their sequence numbers are free again (a replica applies
+   * the same entries with the same seqs once the disk has room), and a write issued after the
+   * failure is not failed with it.
+   */
+  #failWrites(group: Pending[], error: unknown): void {
+    const behind = this.#queue.splice(0);
+    this.#seqQueued = this.#lastSeq;
+    for (const p of group) p.reject(error);
+    for (const p of behind) p.reject(error);
   }
 
   async #syncActive(writes: number): Promise<void> {

@@ -49,3 +49,33 @@ async function diskFull(t: Deno.TestContext, segmentBytesMax: number): Promise<v
     }
   });
 }
+
+Deno.test("writes with explicit seqs that failed on a full disk can be made again with the same seqs", async (t) => {
+  await withTmpfs(t, "disk-full seq test", async (mnt) => {
+    const dir = `${mnt}/data`;
+    const filler = `${mnt}/filler`;
+    Deno.writeFileSync(filler, new Uint8Array(1024 * 1024));
+    const store = await open(dir, { mergeAuto: false, sync: "interval" });
+    try {
+      const value = (i: number) => new Uint8Array(50_000).fill(i % 256);
+      let failedSeq: number | undefined;
+      for (let seq = 1; seq <= 200 && failedSeq === undefined; seq++) {
+        // As a replica applies its log: each entry's index is its seq.
+        const results = await Promise.allSettled([store.put(b(`k${seq}`), value(seq), { seq })]);
+        if (results[0].status === "rejected") {
+          assert.ok(results[0].reason instanceof DiskFullError);
+          failedSeq = seq;
+        }
+      }
+      assert.ok(failedSeq !== undefined, "the disk filled up");
+      assert.equal(store.stats().lastSeq, failedSeq - 1);
+      Deno.removeSync(filler);
+      const again = await store.put(b(`k${failedSeq}`), value(failedSeq), { seq: failedSeq });
+      assert.equal(again.seq, failedSeq);
+      await store.put(b("next"), b("v"), { seq: failedSeq + 1 });
+      assert.equal(store.stats().lastSeq, failedSeq + 1);
+    } finally {
+      await store.close();
+    }
+  });
+});
