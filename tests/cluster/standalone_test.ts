@@ -10,6 +10,7 @@ import { type Config, parseConfig } from "../../src/config.ts";
 import { createLogger } from "../../src/log.ts";
 import { type NodeHandle, startNode } from "../../src/node.ts";
 import { open } from "../../src/storage/mod.ts";
+import { freePorts } from "../../bench/child_server.ts";
 
 const silent = createLogger({ level: "error", sink: () => {} });
 
@@ -121,14 +122,9 @@ Deno.test({
     withTempDir(async (dir) => {
       const secretFile = join(dir, "secret");
       await Deno.writeTextFile(secretFile, "a-cluster-secret-of-enough-bytes");
-      const freePort = () => {
-        const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-        const port = (l.addr as Deno.NetAddr).port;
-        l.close();
-        return port;
-      };
       const data = join(dir, "n1");
-      const members = `n1=127.0.0.1:${freePort()},n2=127.0.0.1:${freePort()}`;
+      const [p1, p2] = freePorts(2);
+      const members = `n1=127.0.0.1:${p1},n2=127.0.0.1:${p2}`;
       const member = await startNode(
         configFor(data, ["--cluster", members, "--secret-file", secretFile]),
         { logger: silent },

@@ -7,6 +7,7 @@ import {
   importClusterKey,
   PeerTransport,
 } from "../../src/transport/mod.ts";
+import { freePorts } from "../../bench/child_server.ts";
 import {
   addrOf,
   captureLogger,
@@ -219,9 +220,7 @@ Deno.test("accepts the new connection of a dialing peer that restarted", async (
 });
 
 Deno.test("keeps redialing a peer that is down, with bounded backoff", async () => {
-  const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = probe.addr.port;
-  probe.close();
+  const [port] = freePorts(1);
   const n1 = await startNode("n1", { peers: { n2: `127.0.0.1:${port}` } });
   let n2: Awaited<ReturnType<typeof startNode>> | null = null;
   try {
@@ -237,9 +236,7 @@ Deno.test("keeps redialing a peer that is down, with bounded backoff", async () 
 });
 
 Deno.test("send with connectedOnly refuses while the peer is down and sends once it is up", async () => {
-  const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = probe.addr.port;
-  probe.close();
+  const [port] = freePorts(1);
   const n1 = await startNode("n1", { peers: { n2: `127.0.0.1:${port}` } });
   let n2: Awaited<ReturnType<typeof startNode>> | null = null;
   try {
